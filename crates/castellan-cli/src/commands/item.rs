@@ -1,0 +1,390 @@
+//! `castellan item ...`, `castellan trash ...`, `castellan totp`.
+
+use anyhow::{bail, Result};
+use castellan_client::item::{FieldKind, ItemData, ItemType};
+use castellan_client::vault::{now, ItemEntry, Snapshot, VaultSession};
+use castellan_client::ClientError;
+use castellan_crypto::{generate_password, PasswordPolicy, TotpSpec};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::{profile, Ctx};
+use crate::cli::{ItemCommand, ItemFieldArgs, TrashCommand};
+use crate::output::print_json;
+
+/// Finds one item by full id, unique id prefix (4+ characters) or exact title.
+pub fn resolve<'a>(snap: &'a Snapshot, key: &str) -> Result<&'a ItemEntry> {
+    let key = key.trim();
+    if let Ok(id) = key.parse::<Uuid>() {
+        return snap.items.iter().find(|i| i.id == id).ok_or_else(|| ClientError::NotFound(format!("no item with id {id}")).into());
+    }
+    let by_prefix: Vec<&ItemEntry> =
+        if key.len() >= 4 { snap.items.iter().filter(|i| i.id.to_string().starts_with(&key.to_lowercase())).collect() } else { Vec::new() };
+    let candidates = if by_prefix.is_empty() { snap.items.iter().filter(|i| i.overview.title == key).collect() } else { by_prefix };
+    match candidates.len() {
+        1 => Ok(candidates[0]),
+        0 => Err(ClientError::NotFound(format!("no item matches {key:?}")).into()),
+        n => Err(ClientError::Invalid(format!("{n} items match {key:?}; use the full id"))).map_err(Into::into),
+    }
+}
+
+fn apply_fields(data: &mut ItemData, f: &ItemFieldArgs, ts: i64) -> Result<()> {
+    if let Some(u) = &f.username {
+        set_typed(data, &["username", "email", "cardholder", "ssid"], u, ts)?;
+    }
+    let password = if f.generate { Some(generate_password(&PasswordPolicy::default())?.to_string()) } else { f.password.clone() };
+    if let Some(p) = password {
+        data.set_field("password", &p, ts)?;
+    }
+    if let Some(u) = &f.url {
+        data.set_field("url", u, ts)?;
+    }
+    if let Some(t) = &f.totp {
+        data.set_field("totp", t, ts)?;
+    }
+    if let Some(n) = &f.notes {
+        data.notes = n.clone();
+    }
+    for kv in &f.fields {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!(ClientError::Invalid(format!("--field expects NAME=VALUE, got {kv:?}")));
+        };
+        data.set_field(k, v, ts)?;
+    }
+    if !f.tags.is_empty() {
+        let mut tags = data.tags.clone();
+        tags.extend(f.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+        tags.sort();
+        tags.dedup();
+        data.tags = tags;
+    }
+    Ok(())
+}
+
+/// `--username` lands in the type's user field (username, email, cardholder, ssid).
+fn set_typed(data: &mut ItemData, names: &[&str], value: &str, ts: i64) -> Result<()> {
+    let name = names.iter().find(|n| data.item_type.field(n).is_some()).copied().unwrap_or("username");
+    Ok(data.set_field(name, value, ts)?)
+}
+
+fn entry_json(snap: &Snapshot, i: &ItemEntry) -> Value {
+    json!({
+        "id": i.id,
+        "profile": i.profile.as_str(),
+        "type": i.overview.item_type.as_str(),
+        "title": i.overview.title,
+        "username": i.overview.username,
+        "urls": i.overview.urls,
+        "tags": i.overview.tags,
+        "favorite": i.overview.favorite,
+        "folder": i.overview.folder_id.map(|f| snap.folder_path(f)),
+        "folder_id": i.overview.folder_id,
+        "trashed": i.trashed,
+        "version": i.version,
+        "updated_at": i.overview.updated_at,
+        "sync_status": "synced",
+    })
+}
+
+fn item_json(snap: Option<&Snapshot>, e: &ItemEntry, d: &ItemData) -> Value {
+    let mut m = Map::new();
+    // Type fields first, so the fixed keys below always win over a same-named field.
+    for (k, v) in &d.fields {
+        m.insert(k.clone(), json!(v));
+    }
+    m.insert("id".into(), json!(e.id));
+    m.insert("profile".into(), json!(e.profile.as_str()));
+    m.insert("type".into(), json!(d.item_type.as_str()));
+    m.insert("title".into(), json!(d.title));
+    m.insert("fields".into(), json!(d.fields));
+    m.insert("custom_fields".into(), json!(d.custom_fields));
+    m.insert("notes".into(), json!(d.notes));
+    m.insert("tags".into(), json!(d.tags));
+    m.insert("favorite".into(), json!(d.favorite));
+    m.insert("folder".into(), json!(snap.and_then(|s| d.folder_id.map(|f| s.folder_path(f)))));
+    m.insert("folder_id".into(), json!(d.folder_id));
+    m.insert("trashed".into(), json!(e.trashed));
+    m.insert("version".into(), json!(e.version));
+    m.insert("created_at".into(), json!(d.created_at));
+    m.insert("updated_at".into(), json!(d.updated_at));
+    m.insert("password_history_count".into(), json!(d.password_history.len()));
+    Value::Object(m)
+}
+
+fn print_item_text(snap: &Snapshot, e: &ItemEntry, d: &ItemData, reveal: bool) {
+    println!("{}  ({}, {} profile{})", d.title, d.item_type.as_str(), e.profile.as_str(), if e.trashed { ", in trash" } else { "" });
+    println!("  id:        {}", e.id);
+    if let Some(f) = d.folder_id {
+        println!("  folder:    {}", snap.folder_path(f));
+    }
+    for spec in d.item_type.fields() {
+        if let Some(v) = d.fields.get(spec.name) {
+            let shown = if spec.kind == FieldKind::Secret && !reveal { "••••••••".to_string() } else { v.clone() };
+            println!("  {:<10} {}", format!("{}:", spec.name), shown);
+        }
+    }
+    for c in &d.custom_fields {
+        let shown = if c.hidden && !reveal { "••••••••".to_string() } else { c.value.clone() };
+        println!("  {:<10} {}", format!("{}:", c.name), shown);
+    }
+    if !d.tags.is_empty() {
+        println!("  tags:      {}", d.tags.join(", "));
+    }
+    if !d.notes.is_empty() {
+        println!("  notes:     {}", d.notes.replace('\n', "\n             "));
+    }
+}
+
+async fn snapshot_and_resolve(s: &mut VaultSession, key: &str) -> Result<(Snapshot, Uuid)> {
+    let snap = s.snapshot().await?;
+    let id = resolve(&snap, key)?.id;
+    Ok((snap, id))
+}
+
+pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
+    let mut s = ctx.session()?;
+    match cmd {
+        ItemCommand::Add { profile: p, item_type, title, folder, favorite, fields } => {
+            let t = ItemType::parse(&item_type)?;
+            let ts = now();
+            let mut data = ItemData::new(t, &title, ts)?;
+            apply_fields(&mut data, &fields, ts)?;
+            data.password_history.clear();
+            data.favorite = favorite;
+            if let Some(path) = &folder {
+                let mut snap = s.snapshot().await?;
+                data.folder_id = Some(s.ensure_folder_path(&mut snap, profile(p), path).await?);
+            }
+            let id = s.create_item(profile(p), &data).await?;
+            if ctx.json {
+                print_json(&json!({ "id": id }));
+            } else {
+                println!("{id}");
+            }
+        }
+        ItemCommand::List { profile: p, folder, recursive, search, item_type, favorites } => {
+            let snap = s.snapshot().await?;
+            let want_type = item_type.as_deref().map(ItemType::parse).transpose()?;
+            let folder_ids = match &folder {
+                Some(path) => {
+                    let mut ids = std::collections::HashSet::new();
+                    let profiles = match p {
+                        Some(p) => vec![profile(p)],
+                        None => vec![castellan_types::VaultKindDto::Personal, castellan_types::VaultKindDto::Business],
+                    };
+                    for pr in profiles {
+                        if let Some(f) = snap.find_folder(pr, path)? {
+                            if recursive { ids.extend(snap.subtree(f.id)) } else { ids.insert(f.id); }
+                        }
+                    }
+                    if ids.is_empty() {
+                        bail!(ClientError::NotFound(format!("no folder {path:?}")));
+                    }
+                    Some(ids)
+                }
+                None => None,
+            };
+            let matches: Option<std::collections::HashSet<Uuid>> = search.as_deref().map(|q| snap.index().search(q).into_iter().collect());
+            let mut items: Vec<&ItemEntry> = snap
+                .items
+                .iter()
+                .filter(|i| !i.trashed)
+                .filter(|i| p.is_none_or(|p| i.profile == profile(p)))
+                .filter(|i| want_type.is_none_or(|t| i.overview.item_type == t))
+                .filter(|i| !favorites || i.overview.favorite)
+                .filter(|i| folder_ids.as_ref().is_none_or(|ids| i.overview.folder_id.is_some_and(|f| ids.contains(&f))))
+                .filter(|i| matches.as_ref().is_none_or(|m| m.contains(&i.id)))
+                .collect();
+            items.sort_by(|a, b| (a.profile.as_str(), a.overview.title.to_lowercase()).cmp(&(b.profile.as_str(), b.overview.title.to_lowercase())));
+            if ctx.json {
+                print_json(&Value::Array(items.iter().map(|i| entry_json(&snap, i)).collect()));
+            } else if items.is_empty() {
+                println!("No items.");
+            } else {
+                println!("{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  SYNC", "ID", "PROFILE", "TYPE", "TITLE", "USERNAME", "FOLDER");
+                for i in items {
+                    let folder = i.overview.folder_id.map(|f| snap.folder_path(f)).unwrap_or_default();
+                    println!(
+                        "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  synced",
+                        i.id,
+                        i.profile.as_str(),
+                        i.overview.item_type.as_str(),
+                        clip(&i.overview.title, 30),
+                        clip(&i.overview.username, 24),
+                        clip(&folder, 20)
+                    );
+                }
+            }
+        }
+        ItemCommand::Get { item, field, reveal } => {
+            let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let (entry, data) = s.get_item(id).await?;
+            if let Some(name) = field {
+                let v = data.field(&name).ok_or_else(|| ClientError::NotFound(format!("the item has no field {name:?}")))?;
+                if ctx.json {
+                    print_json(&json!({ "name": name, "value": v }));
+                } else {
+                    println!("{v}");
+                }
+            } else if ctx.json {
+                print_json(&item_json(Some(&snap), &entry, &data));
+            } else {
+                print_item_text(&snap, &entry, &data, reveal);
+            }
+        }
+        ItemCommand::Edit { item, title, favorite, fields } => {
+            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let ts = now();
+            let (data, version) = s
+                .update_item(id, None, None, |d| {
+                    if let Some(t) = &title {
+                        d.set_title(t)?;
+                    }
+                    if let Some(f) = favorite {
+                        d.favorite = f;
+                    }
+                    apply_fields(d, &fields, ts).map_err(|e| match e.downcast::<ClientError>() {
+                        Ok(c) => c,
+                        Err(e) => ClientError::Invalid(e.to_string()),
+                    })
+                })
+                .await?;
+            done(ctx, id, version, &format!("Updated {}.", data.title));
+        }
+        ItemCommand::Mv { item, folder, no_folder, profile: p } => {
+            let (mut snap, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let current = resolve(&snap, &id.to_string())?.clone();
+            let target_profile = p.map(profile).unwrap_or(current.profile);
+            let new_folder = match (&folder, no_folder) {
+                (Some(path), _) => Some(Some(s.ensure_folder_path(&mut snap, target_profile, path).await?)),
+                (None, true) => Some(None),
+                // Folders belong to a profile: moving to another profile leaves the folder.
+                (None, false) if target_profile != current.profile => Some(None),
+                (None, false) => None,
+            };
+            let to = if target_profile != current.profile { Some(target_profile) } else { None };
+            let (_, version) = s
+                .update_item(id, to, None, |d| {
+                    if let Some(f) = new_folder {
+                        d.folder_id = f;
+                    }
+                    Ok(())
+                })
+                .await?;
+            done(ctx, id, version, "Moved.");
+        }
+        ItemCommand::Rm { item, purge } => {
+            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
+            if purge {
+                s.purge_item(id, true).await?;
+                if ctx.json {
+                    print_json(&json!({ "id": id, "deleted": true }));
+                } else {
+                    println!("Deleted for good.");
+                }
+            } else {
+                let (_, version) = s.update_item(id, None, Some(true), |_| Ok(())).await?;
+                done(ctx, id, version, "Moved to the trash (restore with `castellan item restore`).");
+            }
+        }
+        ItemCommand::Restore { item } => restore(ctx, &mut s, &item).await?,
+        ItemCommand::History { item } => {
+            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let (_, data) = s.get_item(id).await?;
+            if ctx.json {
+                print_json(&json!(data.password_history));
+            } else if data.password_history.is_empty() {
+                println!("No earlier passwords.");
+            } else {
+                for h in &data.password_history {
+                    println!("{}  {:<10} {}", fmt_time(h.replaced_at), h.field, h.password);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn done(ctx: &Ctx, id: Uuid, version: i64, text: &str) {
+    if ctx.json {
+        print_json(&json!({ "id": id, "version": version }));
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn restore(ctx: &Ctx, s: &mut VaultSession, item: &str) -> Result<()> {
+    let (snap, id) = snapshot_and_resolve(s, item).await?;
+    let entry = resolve(&snap, &id.to_string())?;
+    if !entry.trashed {
+        bail!(ClientError::Invalid("the item is not in the trash".into()));
+    }
+    let (_, version) = s.update_item(id, None, Some(false), |_| Ok(())).await?;
+    done(ctx, id, version, "Restored.");
+    Ok(())
+}
+
+pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
+    let mut s = ctx.session()?;
+    match cmd {
+        TrashCommand::List => {
+            let snap = s.snapshot().await?;
+            let items: Vec<&ItemEntry> = snap.items.iter().filter(|i| i.trashed).collect();
+            if ctx.json {
+                print_json(&Value::Array(items.iter().map(|i| entry_json(&snap, i)).collect()));
+            } else if items.is_empty() {
+                println!("The trash is empty.");
+            } else {
+                for i in items {
+                    println!("{}  {:<8}  {}", i.id, i.profile.as_str(), i.overview.title);
+                }
+            }
+        }
+        TrashCommand::Restore { item } => restore(ctx, &mut s, &item).await?,
+        TrashCommand::Empty { yes } => {
+            if !yes {
+                bail!(ClientError::Invalid("emptying the trash deletes its items for good; add --yes to confirm".into()));
+            }
+            let n = s.empty_trash().await?;
+            if ctx.json {
+                print_json(&json!({ "deleted": n }));
+            } else {
+                println!("Deleted {n} item(s) for good.");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn totp(ctx: &Ctx, item: &str) -> Result<()> {
+    let mut s = ctx.session()?;
+    let (_, id) = snapshot_and_resolve(&mut s, item).await?;
+    let (_, data) = s.get_item(id).await?;
+    let seed = data.totp().ok_or_else(|| ClientError::NotFound("the item has no TOTP seed".into()))?;
+    let spec = TotpSpec::parse(seed).map_err(|e| ClientError::Invalid(format!("the item's TOTP seed is invalid: {e}")))?;
+    let t = now().max(0) as u64;
+    let code = spec.code_at(t);
+    if ctx.json {
+        print_json(&json!({ "code": code, "seconds_remaining": spec.seconds_remaining(t), "period": spec.period }));
+    } else {
+        println!("{code}");
+    }
+    Ok(())
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn fmt_time(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ts.to_string())
+}

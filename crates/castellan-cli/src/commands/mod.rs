@@ -1,0 +1,66 @@
+//! One module per command group. Each returns `anyhow::Result<()>` and prints its own output.
+
+mod account;
+mod folder;
+mod item;
+mod tools;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use castellan_client::home::Home;
+use castellan_client::vault::VaultSession;
+use castellan_types::VaultKindDto;
+
+use crate::cli::{Cli, Command, Profile};
+use crate::prompt;
+
+pub struct Ctx {
+    pub json: bool,
+    pub home: Home,
+}
+
+fn default_home() -> PathBuf {
+    directories::ProjectDirs::from("", "", "castellan")
+        .map(|d| d.config_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".castellan"))
+}
+
+impl Ctx {
+    /// Unlocks the vault with the master password (refused while locked).
+    pub fn session(&self) -> Result<VaultSession> {
+        self.home.device()?;
+        if self.home.device()?.locked {
+            return Err(castellan_client::ClientError::Locked.into());
+        }
+        let pw = prompt::master_password(false)?;
+        Ok(VaultSession::open(&self.home, &pw, false)?)
+    }
+}
+
+pub fn profile(p: Profile) -> VaultKindDto {
+    match p {
+        Profile::Personal => VaultKindDto::Personal,
+        Profile::Business => VaultKindDto::Business,
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx { json: cli.json, home: Home::new(cli.home.clone().unwrap_or_else(default_home)) };
+    match cli.command {
+        Command::Server(args) => tools::server(args).await,
+        Command::Register(args) => account::register(&ctx, args).await,
+        Command::Login(args) => account::login(&ctx, args).await,
+        Command::Logout => account::logout(&ctx).await,
+        Command::Lock => account::lock(&ctx),
+        Command::Unlock => account::unlock(&ctx),
+        Command::Status => account::status(&ctx).await,
+        Command::ChangePassword => account::change_password(&ctx).await,
+        Command::Sessions(c) => account::sessions(&ctx, c).await,
+        Command::Item(c) => item::run(&ctx, c).await,
+        Command::Folder(c) => folder::run(&ctx, c).await,
+        Command::Trash(c) => item::trash(&ctx, c).await,
+        Command::Generate(args) => tools::generate(&ctx, args),
+        Command::Totp { item } => item::totp(&ctx, &item).await,
+    }
+}

@@ -1,0 +1,56 @@
+//! Printing results and errors, and mapping errors to exit codes.
+
+use castellan_client::ClientError;
+use castellan_types::ErrorCode;
+
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    let Some(e) = err.downcast_ref::<ClientError>() else { return 1 };
+    match e {
+        ClientError::NotLoggedIn | ClientError::Locked => 3,
+        ClientError::WrongCredentials => 4,
+        ClientError::NotFound(_) => 5,
+        ClientError::Conflict(_) => 6,
+        ClientError::Unreachable { .. } => 7,
+        ClientError::Integrity(_) => 8,
+        ClientError::Api { code, .. } => match code {
+            ErrorCode::Unauthorized | ErrorCode::LoginExpired => 3,
+            ErrorCode::InvalidCredentials => 4,
+            ErrorCode::NotFound => 5,
+            ErrorCode::VersionConflict | ErrorCode::EmailTaken | ErrorCode::AlreadyExists => 6,
+            ErrorCode::RateLimited => 9,
+            _ => 1,
+        },
+        _ => 1,
+    }
+}
+
+fn code_name(err: &anyhow::Error) -> &'static str {
+    match exit_code(err) {
+        3 => "not_unlocked",
+        4 => "wrong_credentials",
+        5 => "not_found",
+        6 => "conflict",
+        7 => "unreachable",
+        8 => "integrity",
+        9 => "rate_limited",
+        _ => "error",
+    }
+}
+
+/// One line on stderr: text, or a JSON object with `--json`.
+pub fn print_error(err: &anyhow::Error, json: bool) {
+    let msg = format!("{err:#}").replace('\n', " ");
+    if json {
+        let v = serde_json::json!({ "error": { "code": code_name(err), "message": msg } });
+        eprintln!("{v}");
+    } else {
+        eprintln!("error: {msg}");
+    }
+}
+
+pub fn print_json(v: &serde_json::Value) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(_) => println!("{v}"),
+    }
+}

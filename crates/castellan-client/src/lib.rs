@@ -1,0 +1,26 @@
+//! The Castellan client library: everything a client does except talking to a terminal.
+//!
+//! - [`api`]: typed HTTP calls to the server (`castellan-types` on the wire).
+//! - [`home`]: the device state under `$CASTELLAN_HOME` (ciphertext and public data only).
+//! - [`account`]: registration, OPAQUE login, unlocking, password change.
+//! - [`item`] / [`folder`]: the plaintext models that are encrypted into envelopes.
+//! - [`vault`]: an unlocked session: list, read, write, move, trash, folders.
+//! - [`search`]: the client-side index.
+//!
+//! Invariant: this crate never depends on the server crates (only as dev-dependencies for
+//! tests). Every ciphertext is opened with an associated-data context rebuilt from what the
+//! client expects, never from fields the server chose.
+
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod api;
+mod error;
+pub mod folder;
+pub mod home;
+pub mod item;
+mod keyids;
+pub mod search;
+pub mod vault;
+
+pub use error::{ClientError, ClientResult};

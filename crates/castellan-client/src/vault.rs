@@ -1,0 +1,626 @@
+//! An unlocked vault session: reads and writes items and folders through the server, sealing
+//! and opening every envelope with contexts the client builds itself.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use castellan_crypto::{self as crypto, Context, SymmetricKey};
+use castellan_types::{ErrorCode, ObjectDto, ObjectKindDto, PutObjectRequest, VaultKindDto};
+use uuid::Uuid;
+
+use crate::account::{self, UnlockedAccount, UnlockedVault};
+use crate::api::{self, ApiClient};
+use crate::folder::{self, FolderData};
+use crate::home::{DeviceState, Home, SeenVersions};
+use crate::item::{ItemData, ItemOverview, SCHEMA_VERSION};
+use crate::keyids::item_key_id;
+use crate::search::SearchIndex;
+use crate::{ClientError, ClientResult};
+
+/// Item keys are never rotated by an edit; a full key rotation would bump this.
+const ITEM_KEY_VERSION: u64 = 1;
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// An item as listed: public metadata plus the decrypted overview.
+#[derive(Debug, Clone)]
+pub struct ItemEntry {
+    pub id: Uuid,
+    pub vault_id: Uuid,
+    pub profile: VaultKindDto,
+    pub version: i64,
+    pub trashed: bool,
+    pub overview: ItemOverview,
+}
+
+#[derive(Debug, Clone)]
+pub struct FolderEntry {
+    pub id: Uuid,
+    pub vault_id: Uuid,
+    pub profile: VaultKindDto,
+    pub version: i64,
+    pub data: FolderData,
+}
+
+/// Everything in the account, decrypted and verified.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub items: Vec<ItemEntry>,
+    pub folders: Vec<FolderEntry>,
+}
+
+impl Snapshot {
+    pub fn folder(&self, id: Uuid) -> Option<&FolderEntry> {
+        self.folders.iter().find(|f| f.id == id)
+    }
+
+    /// "A/B/C" for a folder id (the path within its profile).
+    pub fn folder_path(&self, id: Uuid) -> String {
+        let mut parts = Vec::new();
+        let mut cur = Some(id);
+        let mut guard = 0;
+        while let Some(c) = cur {
+            let Some(f) = self.folder(c) else { break };
+            parts.push(f.data.name.clone());
+            cur = f.data.parent_id;
+            guard += 1;
+            if guard > folder::MAX_FOLDER_DEPTH {
+                break;
+            }
+        }
+        parts.reverse();
+        parts.join("/")
+    }
+
+    /// Finds a folder by path in a profile.
+    pub fn find_folder(&self, profile: VaultKindDto, path: &str) -> ClientResult<Option<&FolderEntry>> {
+        let segs = folder::split_path(path)?;
+        let mut parent: Option<Uuid> = None;
+        let mut found = None;
+        for seg in &segs {
+            let next = self.folders.iter().find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == *seg);
+            match next {
+                Some(f) => {
+                    parent = Some(f.id);
+                    found = Some(f);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The folder and all folders below it.
+    pub fn subtree(&self, root: Uuid) -> HashSet<Uuid> {
+        let mut set = HashSet::from([root]);
+        loop {
+            let before = set.len();
+            for f in &self.folders {
+                if f.data.parent_id.is_some_and(|p| set.contains(&p)) {
+                    set.insert(f.id);
+                }
+            }
+            if set.len() == before {
+                return set;
+            }
+        }
+    }
+
+    pub fn index(&self) -> SearchIndex {
+        let mut idx = SearchIndex::with_capacity(self.items.len());
+        for i in &self.items {
+            idx.add(i.id, &i.overview);
+        }
+        idx
+    }
+}
+
+/// What to do with the items of a folder being deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderItemsAction {
+    /// Items (and subfolders) move to the deleted folder's parent.
+    MoveToParent,
+    /// Items in the folder and its subfolders go to the trash; subfolders are deleted.
+    Trash,
+}
+
+pub struct VaultSession {
+    home: Home,
+    pub state: DeviceState,
+    pub account: UnlockedAccount,
+    api: ApiClient,
+    seen: SeenVersions,
+}
+
+impl VaultSession {
+    /// Unlocks with the master password. Refuses when the device was locked with
+    /// `castellan lock` (unless `unlocking` is set, which `castellan unlock` does).
+    pub fn open(home: &Home, password: &str, unlocking: bool) -> ClientResult<Self> {
+        let state = home.device()?;
+        if state.locked && !unlocking {
+            return Err(ClientError::Locked);
+        }
+        let (state, account) = account::unlock_local(home, password)?;
+        Ok(Self::from_parts(home, state, account)?)
+    }
+
+    pub fn from_parts(home: &Home, state: DeviceState, account: UnlockedAccount) -> ClientResult<Self> {
+        let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
+        let seen = home.load_versions()?;
+        Ok(VaultSession { home: home.clone(), state, account, api, seen })
+    }
+
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    fn vault_for(&self, id: Uuid) -> ClientResult<&UnlockedVault> {
+        self.account.vault_by_id(id).ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
+    }
+
+    fn check_version(&self, id: Uuid, version: i64) -> ClientResult<()> {
+        if let Some(&seen) = self.seen.objects.get(&id) {
+            if version < seen {
+                return Err(ClientError::integrity(format!(
+                    "object {id} was rolled back from version {seen} to {version}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn note_version(&mut self, id: Uuid, version: i64) {
+        let e = self.seen.objects.entry(id).or_insert(version);
+        if *e < version {
+            *e = version;
+        }
+    }
+
+    fn save_seen(&self) -> ClientResult<()> {
+        self.home.save_versions(&self.seen)
+    }
+
+    fn map_session_error(e: ClientError) -> ClientError {
+        if api::is_unauthorized(&e) {
+            ClientError::Invalid("the session has expired or was revoked; run `castellan login`".into())
+        } else {
+            e
+        }
+    }
+
+    fn item_key(&self, vault: &UnlockedVault, o: &ObjectDto) -> ClientResult<SymmetricKey> {
+        let ctx = Context::item_key_wrap(Uuid::nil(), vault.id, o.id, vault.key_version, ITEM_KEY_VERSION);
+        Ok(crypto::unwrap_key(&vault.key, vault.key_id(), &ctx, o.key_wrap.as_slice())?)
+    }
+
+    fn item_ctx(&self, overview: bool, vault_id: Uuid, item_id: Uuid, version: i64) -> Context {
+        let v = version.max(0) as u64;
+        if overview {
+            Context::item_overview(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, self.account.user_id)
+        } else {
+            Context::item_details(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, self.account.user_id)
+        }
+    }
+
+    fn open_overview(&self, o: &ObjectDto) -> ClientResult<ItemEntry> {
+        let vault = self.vault_for(o.vault_id)?;
+        let key = self.item_key(vault, o)?;
+        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &self.item_ctx(true, o.vault_id, o.id, o.version), o.overview.as_slice())?;
+        let overview: ItemOverview =
+            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has an unreadable overview", o.id)))?;
+        Ok(ItemEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, trashed: o.trashed, overview })
+    }
+
+    fn open_details(&self, o: &ObjectDto) -> ClientResult<ItemData> {
+        let vault = self.vault_for(o.vault_id)?;
+        let key = self.item_key(vault, o)?;
+        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &self.item_ctx(false, o.vault_id, o.id, o.version), o.details.as_slice())?;
+        serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has unreadable details", o.id)))
+    }
+
+    fn open_folder(&self, o: &ObjectDto) -> ClientResult<FolderEntry> {
+        let vault = self.vault_for(o.vault_id)?;
+        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, o.id, o.version.max(0) as u64);
+        let pt = crypto::open(&vault.key, vault.key_id(), &ctx, o.overview.as_slice())?;
+        let data: FolderData =
+            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
+        Ok(FolderEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, data })
+    }
+
+    /// Decrypts a set of objects as returned by the server. Any object that fails its checks
+    /// fails the whole read, naming the objects.
+    pub fn decrypt_all(&mut self, objects: &[ObjectDto]) -> ClientResult<Snapshot> {
+        let mut snap = Snapshot { items: Vec::with_capacity(objects.len()), folders: Vec::new() };
+        let mut bad = Vec::new();
+        for o in objects {
+            let r = self.check_version(o.id, o.version).and_then(|_| match o.kind {
+                ObjectKindDto::Item => self.open_overview(o).map(|e| snap.items.push(e)),
+                ObjectKindDto::Folder => self.open_folder(o).map(|f| snap.folders.push(f)),
+            });
+            match r {
+                Ok(()) => {}
+                Err(e @ ClientError::Integrity(_)) => bad.push((o.id, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some((_, first)) = bad.first() {
+            let ids: Vec<String> = bad.iter().map(|(id, _)| id.to_string()).collect();
+            return Err(ClientError::integrity(format!(
+                "{} object(s) failed verification ({}): {}",
+                bad.len(),
+                ids.join(", "),
+                first.to_string().trim_start_matches("integrity check failed: ").split(". The server").next().unwrap_or("")
+            )));
+        }
+        for o in objects {
+            self.note_version(o.id, o.version);
+        }
+        Ok(snap)
+    }
+
+    /// Fetches and decrypts everything.
+    pub async fn snapshot(&mut self) -> ClientResult<Snapshot> {
+        let list = self.api.list_objects(None).await.map_err(Self::map_session_error)?;
+        let snap = self.decrypt_all(&list.objects)?;
+        self.save_seen()?;
+        Ok(snap)
+    }
+
+    async fn fetch(&mut self, id: Uuid) -> ClientResult<ObjectDto> {
+        match self.api.get_object(id).await {
+            Ok(o) => {
+                if o.id != id {
+                    return Err(ClientError::integrity("the server returned a different object than requested"));
+                }
+                self.check_version(o.id, o.version)?;
+                Ok(o)
+            }
+            Err(ClientError::Api { code: ErrorCode::NotFound, .. }) => Err(ClientError::NotFound(format!("no item or folder with id {id}"))),
+            Err(e) => Err(Self::map_session_error(e)),
+        }
+    }
+
+    /// Reads one item with all its fields.
+    pub async fn get_item(&mut self, id: Uuid) -> ClientResult<(ItemEntry, ItemData)> {
+        let o = self.fetch(id).await?;
+        if o.kind != ObjectKindDto::Item {
+            return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
+        }
+        let entry = self.open_overview(&o)?;
+        let data = self.open_details(&o)?;
+        if data.overview() != entry.overview {
+            return Err(ClientError::integrity(format!("item {id}: overview and details disagree")));
+        }
+        self.note_version(o.id, o.version);
+        self.save_seen()?;
+        Ok((entry, data))
+    }
+
+    fn seal_item(&self, vault: &UnlockedVault, item_id: Uuid, key: &SymmetricKey, version: i64, data: &ItemData) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let wrap_ctx = Context::item_key_wrap(Uuid::nil(), vault.id, item_id, vault.key_version, ITEM_KEY_VERSION);
+        let key_wrap = crypto::wrap_key(&vault.key, vault.key_id(), &wrap_ctx, key);
+        let kid = item_key_id(item_id, ITEM_KEY_VERSION);
+        let ov = serde_json::to_vec(&data.overview()).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let det = zeroize::Zeroizing::new(serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?);
+        let overview = crypto::seal(key, kid, &self.item_ctx(true, vault.id, item_id, version), &ov);
+        let details = crypto::seal(key, kid, &self.item_ctx(false, vault.id, item_id, version), &det);
+        Ok((key_wrap, overview, details))
+    }
+
+    async fn put(&mut self, id: Uuid, req: PutObjectRequest) -> ClientResult<ObjectDto> {
+        match self.api.put_object(id, &req).await {
+            Ok(o) => {
+                self.note_version(o.id, o.version);
+                self.save_seen()?;
+                Ok(o)
+            }
+            Err(ClientError::Api { code: ErrorCode::VersionConflict, current_version, .. }) => Err(ClientError::Conflict(format!(
+                "{id} was changed on another device (now version {}); nothing was written, run the command again",
+                current_version.unwrap_or(0)
+            ))),
+            Err(e) => Err(Self::map_session_error(e)),
+        }
+    }
+
+    /// Creates an item in a profile; returns its id.
+    pub async fn create_item(&mut self, profile: VaultKindDto, data: &ItemData) -> ClientResult<Uuid> {
+        let id = Uuid::new_v4();
+        let vault = self.account.vault(profile)?;
+        let key = SymmetricKey::generate();
+        let (key_wrap, overview, details) = self.seal_item(vault, id, &key, 1, data)?;
+        let req = PutObjectRequest {
+            vault_id: vault.id,
+            kind: ObjectKindDto::Item,
+            version: 1,
+            expected_version: None,
+            trashed: false,
+            key_wrap: key_wrap.into(),
+            overview: overview.into(),
+            details: details.into(),
+        };
+        self.put(id, req).await?;
+        Ok(id)
+    }
+
+    /// Rewrites an item after `change` edits it; `to_profile` moves it to the other vault.
+    /// Returns the new version.
+    pub async fn update_item(
+        &mut self,
+        id: Uuid,
+        to_profile: Option<VaultKindDto>,
+        trashed: Option<bool>,
+        change: impl FnOnce(&mut ItemData) -> ClientResult<()>,
+    ) -> ClientResult<(ItemData, i64)> {
+        let o = self.fetch(id).await?;
+        if o.kind != ObjectKindDto::Item {
+            return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
+        }
+        let mut data = self.open_details(&o)?;
+        let from = self.vault_for(o.vault_id)?;
+        let key = self.item_key(from, &o)?;
+        change(&mut data)?;
+        data.updated_at = now();
+        let target = match to_profile {
+            Some(p) => self.account.vault(p)?,
+            None => self.vault_for(o.vault_id)?,
+        };
+        let version = o.version + 1;
+        let (key_wrap, overview, details) = self.seal_item(target, id, &key, version, &data)?;
+        let req = PutObjectRequest {
+            vault_id: target.id,
+            kind: ObjectKindDto::Item,
+            version,
+            expected_version: Some(o.version),
+            trashed: trashed.unwrap_or(o.trashed),
+            key_wrap: key_wrap.into(),
+            overview: overview.into(),
+            details: details.into(),
+        };
+        self.put(id, req).await?;
+        Ok((data, version))
+    }
+
+    /// Deletes an item for good (it must be in the trash, or `force`).
+    pub async fn purge_item(&mut self, id: Uuid, force: bool) -> ClientResult<()> {
+        let o = self.fetch(id).await?;
+        if !o.trashed && !force {
+            return Err(ClientError::Invalid("only items in the trash can be deleted for good; move it to the trash first".into()));
+        }
+        self.api.delete_object(id, o.version).await.map_err(|e| match e {
+            ClientError::Api { code: ErrorCode::VersionConflict, .. } => ClientError::Conflict(format!("{id} changed on another device; nothing was deleted")),
+            e => Self::map_session_error(e),
+        })?;
+        self.seen.objects.remove(&id);
+        self.save_seen()
+    }
+
+    /// Deletes every trashed item of the account for good; returns how many.
+    pub async fn empty_trash(&mut self) -> ClientResult<usize> {
+        let snap = self.snapshot().await?;
+        let trashed: Vec<(Uuid, i64)> = snap.items.iter().filter(|i| i.trashed).map(|i| (i.id, i.version)).collect();
+        for (id, version) in &trashed {
+            self.api.delete_object(*id, *version).await.map_err(Self::map_session_error)?;
+            self.seen.objects.remove(id);
+        }
+        self.save_seen()?;
+        Ok(trashed.len())
+    }
+
+    // ---- folders
+
+    async fn put_folder(&mut self, vault_id: Uuid, id: Uuid, version: i64, expected: Option<i64>, data: &FolderData) -> ClientResult<()> {
+        let vault = self.vault_for(vault_id)?;
+        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, id, version as u64);
+        let pt = serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let overview = crypto::seal(&vault.key, vault.key_id(), &ctx, &pt);
+        let req = PutObjectRequest {
+            vault_id,
+            kind: ObjectKindDto::Folder,
+            version,
+            expected_version: expected,
+            trashed: false,
+            key_wrap: Default::default(),
+            overview: overview.into(),
+            details: Default::default(),
+        };
+        self.put(id, req).await.map(|_| ())
+    }
+
+    /// Returns the folder at `path` in `profile`, creating missing folders along the way.
+    pub async fn ensure_folder_path(&mut self, snap: &mut Snapshot, profile: VaultKindDto, path: &str) -> ClientResult<Uuid> {
+        let segs = folder::split_path(path)?;
+        let vault_id = self.account.vault(profile)?.id;
+        let mut parent: Option<Uuid> = None;
+        for seg in segs {
+            let existing = snap.folders.iter().find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == seg).map(|f| f.id);
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = Uuid::new_v4();
+                    let data = FolderData { name: seg, parent_id: parent };
+                    self.put_folder(vault_id, id, 1, None, &data).await?;
+                    snap.folders.push(FolderEntry { id, vault_id, profile, version: 1, data });
+                    id
+                }
+            };
+            parent = Some(id);
+        }
+        parent.ok_or_else(|| ClientError::Invalid("empty folder path".into()))
+    }
+
+    /// Creates a folder path; fails if the full path already exists.
+    pub async fn create_folder(&mut self, profile: VaultKindDto, path: &str) -> ClientResult<Uuid> {
+        let mut snap = self.snapshot().await?;
+        if snap.find_folder(profile, path)?.is_some() {
+            return Err(ClientError::Conflict(format!("the folder {path:?} already exists in the {} profile", profile.as_str())));
+        }
+        self.ensure_folder_path(&mut snap, profile, path).await
+    }
+
+    fn require_folder<'a>(snap: &'a Snapshot, profile: VaultKindDto, path: &str) -> ClientResult<&'a FolderEntry> {
+        snap.find_folder(profile, path)?
+            .ok_or_else(|| ClientError::NotFound(format!("no folder {path:?} in the {} profile", profile.as_str())))
+    }
+
+    fn sibling_taken(snap: &Snapshot, profile: VaultKindDto, parent: Option<Uuid>, name: &str, except: Uuid) -> bool {
+        snap.folders.iter().any(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == name && f.id != except)
+    }
+
+    pub async fn rename_folder(&mut self, profile: VaultKindDto, path: &str, new_name: &str) -> ClientResult<Uuid> {
+        let snap = self.snapshot().await?;
+        let f = Self::require_folder(&snap, profile, path)?.clone();
+        let name = folder::check_name(new_name)?;
+        if Self::sibling_taken(&snap, profile, f.data.parent_id, &name, f.id) {
+            return Err(ClientError::Conflict(format!("a folder named {name:?} already exists there")));
+        }
+        let data = FolderData { name, parent_id: f.data.parent_id };
+        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data).await?;
+        Ok(f.id)
+    }
+
+    /// Moves a folder under another (`None`: to the top level). Refuses cycles.
+    pub async fn move_folder(&mut self, profile: VaultKindDto, path: &str, new_parent: Option<&str>) -> ClientResult<Uuid> {
+        let snap = self.snapshot().await?;
+        let f = Self::require_folder(&snap, profile, path)?.clone();
+        let parent = match new_parent {
+            Some(p) => Some(Self::require_folder(&snap, profile, p)?.id),
+            None => None,
+        };
+        if let Some(p) = parent {
+            if snap.subtree(f.id).contains(&p) {
+                return Err(ClientError::Invalid("cannot move a folder into itself or one of its subfolders".into()));
+            }
+        }
+        if Self::sibling_taken(&snap, profile, parent, &f.data.name, f.id) {
+            return Err(ClientError::Conflict(format!("a folder named {:?} already exists there", f.data.name)));
+        }
+        let data = FolderData { name: f.data.name.clone(), parent_id: parent };
+        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data).await?;
+        Ok(f.id)
+    }
+
+    /// Deletes a folder. Items inside are never lost: they move to the parent or to the trash,
+    /// as the caller chose. Returns (items moved or trashed, folders deleted).
+    pub async fn delete_folder(&mut self, profile: VaultKindDto, path: &str, action: FolderItemsAction) -> ClientResult<(usize, usize)> {
+        let snap = self.snapshot().await?;
+        let f = Self::require_folder(&snap, profile, path)?.clone();
+        let parent = f.data.parent_id;
+        let (affected_folders, folders_to_delete): (HashSet<Uuid>, Vec<FolderEntry>) = match action {
+            FolderItemsAction::MoveToParent => {
+                // Direct subfolders move up one level; items directly inside move to the parent.
+                for sub in snap.folders.iter().filter(|s| s.data.parent_id == Some(f.id)) {
+                    if Self::sibling_taken(&snap, profile, parent, &sub.data.name, sub.id) {
+                        return Err(ClientError::Conflict(format!(
+                            "the subfolder {:?} would clash with a folder of the same name in the parent; rename it first",
+                            sub.data.name
+                        )));
+                    }
+                }
+                (HashSet::from([f.id]), vec![f.clone()])
+            }
+            FolderItemsAction::Trash => {
+                let sub = snap.subtree(f.id);
+                let mut list: Vec<FolderEntry> = snap.folders.iter().filter(|x| sub.contains(&x.id)).cloned().collect();
+                // Children first, so a failure half-way never leaves orphans.
+                list.sort_by_key(|x| std::cmp::Reverse(depth(&snap, x.id)));
+                (sub, list)
+            }
+        };
+        let mut items = 0;
+        let targets: Vec<(Uuid, bool)> = snap
+            .items
+            .iter()
+            .filter(|i| i.overview.folder_id.is_some_and(|fid| affected_folders.contains(&fid)))
+            .map(|i| (i.id, i.trashed))
+            .collect();
+        for (id, was_trashed) in targets {
+            let trash = match action {
+                FolderItemsAction::MoveToParent => None,
+                FolderItemsAction::Trash => Some(true),
+            };
+            let new_folder = match action {
+                FolderItemsAction::MoveToParent => parent,
+                FolderItemsAction::Trash => None,
+            };
+            let _ = was_trashed;
+            self.update_item(id, None, trash, |d| {
+                d.folder_id = new_folder;
+                Ok(())
+            })
+            .await?;
+            items += 1;
+        }
+        if action == FolderItemsAction::MoveToParent {
+            let subs: Vec<FolderEntry> = snap.folders.iter().filter(|s| s.data.parent_id == Some(f.id)).cloned().collect();
+            for s in subs {
+                let data = FolderData { name: s.data.name.clone(), parent_id: parent };
+                self.put_folder(s.vault_id, s.id, s.version + 1, Some(s.version), &data).await?;
+            }
+        }
+        let mut deleted = 0;
+        for d in folders_to_delete {
+            let cur = if d.id == f.id { f.version } else { d.version };
+            self.api.delete_object(d.id, cur).await.map_err(Self::map_session_error)?;
+            self.seen.objects.remove(&d.id);
+            deleted += 1;
+        }
+        self.save_seen()?;
+        Ok((items, deleted))
+    }
+
+    /// Folder tree of a profile as (path, id), sorted by path.
+    pub fn folder_paths(snap: &Snapshot, profile: Option<VaultKindDto>) -> Vec<(VaultKindDto, String, Uuid)> {
+        let mut out: Vec<(VaultKindDto, String, Uuid)> = snap
+            .folders
+            .iter()
+            .filter(|f| profile.is_none_or(|p| p == f.profile))
+            .map(|f| (f.profile, snap.folder_path(f.id), f.id))
+            .collect();
+        out.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+        out
+    }
+
+    /// Number of items per folder id.
+    pub fn folder_counts(snap: &Snapshot) -> HashMap<Uuid, usize> {
+        let mut m = HashMap::new();
+        for i in snap.items.iter().filter(|i| !i.trashed) {
+            if let Some(f) = i.overview.folder_id {
+                *m.entry(f).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Keeps the cached key set fresh (after a password change elsewhere, for example).
+    pub async fn refresh_account(&mut self) -> ClientResult<()> {
+        let acct = self.api.account().await.map_err(Self::map_session_error)?;
+        let ak = self.account.ak.duplicate();
+        let opened = account::open_account(self.state.user_id, &self.state.email, ak, &acct)?;
+        self.account = opened;
+        self.state.account = acct;
+        self.home.save_device(&self.state)
+    }
+}
+
+fn depth(snap: &Snapshot, id: Uuid) -> usize {
+    let mut d = 0;
+    let mut cur = snap.folder(id).and_then(|f| f.data.parent_id);
+    while let Some(c) = cur {
+        d += 1;
+        if d > folder::MAX_FOLDER_DEPTH {
+            break;
+        }
+        cur = snap.folder(c).and_then(|f| f.data.parent_id);
+    }
+    d
+}
+
+/// Groups items by profile for display.
+pub fn by_profile(items: &[ItemEntry]) -> BTreeMap<&'static str, Vec<&ItemEntry>> {
+    let mut m: BTreeMap<&'static str, Vec<&ItemEntry>> = BTreeMap::new();
+    for i in items {
+        m.entry(i.profile.as_str()).or_default().push(i);
+    }
+    m
+}

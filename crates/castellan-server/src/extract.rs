@@ -1,0 +1,123 @@
+//! Request extractors: JSON bodies with our error format, the session, the client address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use castellan_store::Store;
+use castellan_types::ErrorCode;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::Shared;
+
+/// `axum::Json`, but every rejection becomes our JSON error body with a stable code.
+pub struct ApiJson<T>(pub T);
+
+impl<T, St> FromRequest<St> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: JsonRejection) -> ApiError {
+    let status = rej.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, ErrorCode::PayloadTooLarge, "request body is too large");
+    }
+    let message = match &rej {
+        JsonRejection::MissingJsonContentType(_) => "expected a JSON body with Content-Type: application/json".to_string(),
+        JsonRejection::JsonSyntaxError(_) => "request body is not valid JSON".to_string(),
+        JsonRejection::JsonDataError(e) => format!("request body does not match the schema: {}", e.body_text()),
+        _ => "could not read the request body".to_string(),
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
+}
+
+/// An authenticated session, from `Authorization: Bearer <token>`.
+pub struct Session {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+}
+
+impl<S: Store> FromRequestParts<Shared<S>> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared<S>) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?.trim();
+        if token.is_empty() || token.len() > 256 {
+            return Err(ApiError::unauthorized());
+        }
+        let now = crate::routes::now();
+        let hash = crate::routes::token_hash(token);
+        let session = state.store.session_by_token_hash(&hash, now).await?.ok_or_else(ApiError::unauthorized)?;
+        if now - session.last_seen_at > 60 {
+            state.store.touch_session(session.id, now).await?;
+        }
+        Ok(Session { session_id: session.id, user_id: session.user_id })
+    }
+}
+
+/// The peer address when the server runs on a socket; `None` in in-process tests.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<St: Send + Sync> FromRequestParts<St> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// `axum::extract::Path` with our error body.
+pub struct ApiPath<T>(pub T);
+
+impl<T, St> FromRequestParts<St> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "invalid id in the path"))
+    }
+}
+
+/// `axum::extract::Query` with our error body.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, St> FromRequestParts<St> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, format!("invalid query: {}", e.body_text())))
+    }
+}

@@ -1,0 +1,94 @@
+//! HTTP routes under `/api/v1`. One module per resource; every handler is generic over the store.
+
+mod accounts;
+mod health;
+mod objects;
+mod sessions;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::{get, post, put};
+use axum::Router;
+use castellan_store::Store;
+use castellan_types::{ErrorCode, MAX_BODY_BYTES};
+use sha2::{Digest, Sha256};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::Shared;
+
+pub(crate) use accounts::*;
+pub(crate) use health::*;
+pub(crate) use objects::*;
+pub(crate) use sessions::*;
+
+pub fn router<S: Store>(state: Shared<S>) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/accounts/register/start", post(register_start::<S>))
+        .route("/accounts/register/finish", post(register_finish::<S>))
+        .route("/auth/login/start", post(login_start::<S>))
+        .route("/auth/login/finish", post(login_finish::<S>))
+        .route("/auth/logout", post(logout::<S>))
+        .route("/account", get(get_account::<S>))
+        .route("/account/password/start", post(password_change_start::<S>))
+        .route("/account/password/finish", post(password_change_finish::<S>))
+        .route("/sessions", get(list_sessions::<S>))
+        .route("/sessions/{id}", axum::routing::delete(revoke_session::<S>))
+        .route("/objects", get(list_objects::<S>))
+        .route("/objects/{id}", put(put_object::<S>).get(get_object::<S>).delete(delete_object::<S>))
+        .fallback(api_not_found)
+        .with_state(state);
+
+    Router::new()
+        .nest(castellan_types::API_PREFIX, api)
+        .fallback(api_not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::internal())
+        }))
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Trims and lowercases; refuses anything that is not plausibly an email address.
+pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if !valid {
+        return Err(ApiError::invalid("not a valid email address"));
+    }
+    Ok(e)
+}

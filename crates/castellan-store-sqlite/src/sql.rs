@@ -1,0 +1,133 @@
+//! The SQL text of the SQLite backend, kept apart from the Rust code so that another backend
+//! (PostgreSQL) can reuse as much of it as possible.
+//!
+//! Conventions: numbered `$1, $2, ...` placeholders (accepted by SQLite and PostgreSQL alike),
+//! `ON CONFLICT` upserts and `RETURNING` (SQLite >= 3.35, PostgreSQL), no SQLite-only functions.
+//! Ids are bound as hyphenated lowercase UUID text, times as Unix seconds, booleans as integers.
+//!
+//! Statements that cannot be shared verbatim with PostgreSQL are marked `SQLite-specific`.
+
+// ---- transactions
+
+/// SQLite-specific: takes the write lock up front, so a read-then-write transaction cannot fail
+/// with `SQLITE_BUSY` when upgrading its read lock (`busy_timeout` then queues writers).
+/// PostgreSQL uses a plain `BEGIN` plus the compare-and-swap `WHERE` clauses below.
+pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+// ---- maintenance (SQLite-specific)
+
+pub const JOURNAL_MODE: &str = "PRAGMA journal_mode";
+pub const WAL_CHECKPOINT_TRUNCATE: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
+pub const VACUUM_INTO: &str = "VACUUM INTO $1";
+
+// ---- server configuration
+
+pub const CONFIG_INSERT_IF_ABSENT: &str =
+    "INSERT INTO server_config (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+pub const CONFIG_GET: &str = "SELECT value FROM server_config WHERE key = $1";
+
+// ---- users and vaults
+
+pub const USER_INSERT: &str = "INSERT INTO users \
+     (id, email, opaque_record, keyset, credentials_version, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 1, $5, $5)";
+macro_rules! user_columns {
+    () => {
+        "id, email, opaque_record, keyset, credentials_version, created_at, updated_at"
+    };
+}
+pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub const USER_BY_EMAIL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+pub const USER_CREDENTIALS_VERSION: &str = "SELECT credentials_version FROM users WHERE id = $1";
+/// Compare-and-swap on `credentials_version` ($2 = expected).
+pub const USER_UPDATE_CREDENTIALS: &str = "UPDATE users \
+     SET opaque_record = $3, keyset = $4, credentials_version = credentials_version + 1, updated_at = $5 \
+     WHERE id = $1 AND credentials_version = $2";
+
+pub const VAULT_INSERT: &str = "INSERT INTO vaults \
+     (id, user_id, kind, key_wrap, key_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const VAULTS_FOR_USER: &str = "SELECT id, user_id, kind, key_wrap, key_version, created_at \
+     FROM vaults WHERE user_id = $1 ORDER BY created_at, id";
+pub const VAULT_OWNED_BY: &str = "SELECT id FROM vaults WHERE id = $1 AND user_id = $2";
+
+// ---- login attempts
+
+pub const LOGIN_ATTEMPT_INSERT: &str =
+    "INSERT INTO login_attempts (id, user_id, email, state, expires_at) VALUES ($1, $2, $3, $4, $5)";
+pub const LOGIN_ATTEMPT_TAKE: &str =
+    "DELETE FROM login_attempts WHERE id = $1 RETURNING id, user_id, email, state, expires_at";
+pub const LOGIN_ATTEMPT_PURGE_EXPIRED: &str = "DELETE FROM login_attempts WHERE expires_at <= $1";
+
+// ---- sessions
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at"
+    };
+}
+pub const SESSION_INSERT: &str = "INSERT INTO sessions \
+     (id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const SESSION_BY_TOKEN_HASH: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2"
+);
+pub const SESSION_TOUCH: &str = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1";
+/// Newest first; `id` breaks ties so the order is total.
+pub const SESSIONS_LIVE_FOR_USER: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+    " ORDER BY created_at DESC, id DESC"
+);
+/// Keeps the first revocation time when revoked twice.
+pub const SESSION_REVOKE: &str =
+    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $2 AND user_id = $1";
+pub const SESSIONS_REVOKE_ALL: &str = "UPDATE sessions SET revoked_at = $2 \
+     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2";
+pub const SESSIONS_REVOKE_ALL_EXCEPT: &str = "UPDATE sessions SET revoked_at = $2 \
+     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3";
+
+// ---- rate limits
+
+/// A hit in a different window than the stored one starts the count again at 1.
+pub const RATE_LIMIT_HIT: &str = "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
+     ON CONFLICT (key) DO UPDATE SET \
+     count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+     window_start = excluded.window_start \
+     RETURNING count";
+pub const RATE_LIMIT_COUNT: &str = "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2";
+pub const RATE_LIMIT_CLEAR: &str = "DELETE FROM rate_limits WHERE key = $1";
+
+// ---- objects
+
+/// Takes the next value of the sync feed counter (same transaction as the object write).
+pub const FEED_NEXT_SEQ: &str = "UPDATE feed_counter SET value = value + 1 WHERE id = 1 RETURNING value";
+/// Owner and version of an object, whoever owns it (create must refuse ids taken by anyone).
+pub const OBJECT_OWNER_VERSION: &str = "SELECT user_id, version FROM objects WHERE id = $1";
+pub const OBJECT_INSERT: &str = "INSERT INTO objects \
+     (id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+/// Compare-and-swap on `version` ($11 = expected); returns the preserved `created_at`.
+pub const OBJECT_UPDATE: &str = "UPDATE objects SET \
+     vault_id = $3, kind = $4, version = $5, trashed = $6, key_wrap = $7, overview = $8, details = $9, \
+     seq = $10, updated_at = $12 \
+     WHERE id = $1 AND user_id = $2 AND version = $11 \
+     RETURNING created_at";
+macro_rules! object_columns {
+    () => {
+        "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at"
+    };
+}
+pub const OBJECT_GET: &str = concat!("SELECT ", object_columns!(), " FROM objects WHERE id = $1 AND user_id = $2");
+pub const OBJECTS_FOR_USER: &str =
+    concat!("SELECT ", object_columns!(), " FROM objects WHERE user_id = $1 ORDER BY id");
+pub const OBJECTS_FOR_USER_VAULT: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE user_id = $1 AND vault_id = $2 ORDER BY id"
+);
+pub const OBJECT_VERSION_FOR_USER: &str = "SELECT version FROM objects WHERE id = $1 AND user_id = $2";
+/// Compare-and-swap on `version` ($3 = expected).
+pub const OBJECT_DELETE: &str = "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3";

@@ -1,0 +1,107 @@
+//! The storage boundary of the Castellan server.
+//!
+//! The server is generic over [`Store`]; each backend (SQLite now, PostgreSQL next) lives in its
+//! own crate with its own migrations and runs the conformance suite in `castellan-store-tests`.
+//!
+//! Everything stored here is either public metadata (ids, versions, timestamps, email) or
+//! ciphertext produced by clients. The store never sees a key or a plaintext secret.
+
+#![forbid(unsafe_code)]
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+mod records;
+pub use records::*;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (email, id) is already taken.
+    #[error("already exists: {0}")]
+    AlreadyExists(&'static str),
+    /// A write named a version that is not the current one (optimistic concurrency).
+    #[error("version conflict: current version is {current}")]
+    VersionConflict { current: i64 },
+    /// The row the write refers to does not exist (or belongs to someone else).
+    #[error("not found")]
+    NotFound,
+    /// Anything else from the backend (I/O, driver, migration). The message carries no secrets.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage trait. All methods are atomic: either everything they describe happens, or nothing.
+///
+/// Times are Unix seconds (`i64`). Ownership checks (`user_id` arguments) are part of every
+/// query, so a handler can never read or write another user's rows by id alone.
+#[async_trait]
+pub trait Store: Send + Sync + Clone + 'static {
+    // ---- server configuration
+    /// Returns the value stored under `key`, storing `init` first if there is none. Safe when
+    /// several instances start at once (the first writer wins, everyone gets the same value).
+    async fn config_get_or_init(&self, key: &str, init: Vec<u8>) -> StoreResult<Vec<u8>>;
+
+    // ---- accounts
+    /// Creates the user and its vaults in one transaction. `AlreadyExists("email")` or
+    /// `AlreadyExists("user")` when taken.
+    async fn create_user(&self, user: NewUser, vaults: Vec<NewVault>) -> StoreResult<()>;
+    /// `email` is compared exactly; callers normalise (trim + lowercase) before calling.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    /// Replaces the OPAQUE password file and the key set (master password change). Bumps
+    /// `credentials_version`; fails with `VersionConflict` if `expected_credentials_version`
+    /// is not current.
+    async fn update_user_credentials(
+        &self,
+        user_id: Uuid,
+        expected_credentials_version: i64,
+        opaque_record: Vec<u8>,
+        keyset: String,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    // ---- login attempts (OPAQUE server state between the two login messages)
+    async fn put_login_attempt(&self, attempt: LoginAttempt) -> StoreResult<()>;
+    /// Removes and returns the attempt (single use). Expired attempts are returned as `None`.
+    async fn take_login_attempt(&self, id: Uuid, now: i64) -> StoreResult<Option<LoginAttempt>>;
+
+    // ---- sessions
+    async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
+    /// Only sessions that are not revoked and not expired at `now`.
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, session_id: Uuid, now: i64) -> StoreResult<()>;
+    /// Sessions of the user that are neither revoked nor expired at `now`, newest first.
+    async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
+    /// `NotFound` if the session is not the user's.
+    async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()>;
+    /// Revokes every live session of the user except `keep` (if given). Returns how many.
+    async fn revoke_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>, now: i64) -> StoreResult<u64>;
+
+    // ---- rate limiting (fixed windows, shared by every server instance)
+    /// Adds one hit to `key` in the window starting at `window_start` and returns the count in
+    /// that window (after the hit). Older windows of the key are discarded.
+    async fn rate_limit_hit(&self, key: &str, window_start: i64) -> StoreResult<u32>;
+    /// Count in the window without adding a hit.
+    async fn rate_limit_count(&self, key: &str, window_start: i64) -> StoreResult<u32>;
+    async fn rate_limit_clear(&self, key: &str) -> StoreResult<()>;
+
+    // ---- vaults
+    async fn vaults_for_user(&self, user_id: Uuid) -> StoreResult<Vec<VaultRecord>>;
+
+    // ---- vault objects (items and folders; ciphertext only)
+    /// Creates (`expected_version == None`, the object must not exist: `AlreadyExists("object")`)
+    /// or updates (`Some(v)`: the stored version must be `v`, else `VersionConflict`) an object.
+    /// The new version is `write.version`, which must be `expected + 1` (or 1 on create), else
+    /// `VersionConflict`. The vault must belong to the user (`NotFound` otherwise); on update the
+    /// object may move to another vault of the same user.
+    async fn put_object(&self, write: ObjectWrite, expected_version: Option<i64>) -> StoreResult<ObjectRecord>;
+    async fn get_object(&self, user_id: Uuid, object_id: Uuid) -> StoreResult<Option<ObjectRecord>>;
+    /// All objects of the user, optionally only one vault, ordered by id.
+    async fn list_objects(&self, user_id: Uuid, vault_id: Option<Uuid>) -> StoreResult<Vec<ObjectRecord>>;
+    /// Hard delete (emptying the trash). `VersionConflict` if `expected_version` is not current,
+    /// `NotFound` if absent.
+    async fn delete_object(&self, user_id: Uuid, object_id: Uuid, expected_version: i64) -> StoreResult<()>;
+}
