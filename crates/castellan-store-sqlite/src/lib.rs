@@ -8,7 +8,10 @@
 //! The SQL text lives in [`sql`] so that a PostgreSQL backend can reuse it.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,10 +19,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use castellan_store::{
-    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store, StoreError,
-    StoreResult, UserRecord, VaultKind, VaultRecord,
+    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store,
+    StoreError, StoreResult, UserRecord, VaultKind, VaultRecord,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
@@ -61,8 +66,10 @@ impl SqliteStore {
     /// A private in-memory database (for tests). The pool holds exactly one connection that is
     /// never recycled, so every query sees the same database for the life of the store.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
+        // The plain ":memory:" name rather than `in_memory(true)`: the latter opens with
+        // SQLITE_OPEN_MEMORY, which VACUUM INTO inherits, so a backup would land in memory too.
         let options = SqliteConnectOptions::new()
-            .in_memory(true)
+            .filename(":memory:")
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
@@ -94,12 +101,25 @@ impl SqliteStore {
             .to_owned();
         // Creating the (empty) file first refuses an existing destination atomically and fixes
         // its mode; VACUUM INTO accepts an empty target file.
-        match std::fs::OpenOptions::new().write(true).create_new(true).open_private(dest) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open_private(dest)
+        {
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(StoreError::AlreadyExists("backup")),
-            Err(e) => return Err(StoreError::Backend(format!("cannot create backup file: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::AlreadyExists("backup"))
+            }
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "cannot create backup file: {e}"
+                )))
+            }
         }
-        let result = sqlx::query(sql::VACUUM_INTO).bind(dest_str).execute(&self.pool).await;
+        let result = sqlx::query(sql::VACUUM_INTO)
+            .bind(dest_str)
+            .execute(&self.pool)
+            .await;
         if let Err(e) = result {
             // Do not leave a half-written or empty backup behind.
             let _ = std::fs::remove_file(dest);
@@ -110,7 +130,10 @@ impl SqliteStore {
 
     /// Copies the WAL into the database file and truncates the WAL (`wal_checkpoint(TRUNCATE)`).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        let row = sqlx::query(sql::WAL_CHECKPOINT_TRUNCATE).fetch_one(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(sql::WAL_CHECKPOINT_TRUNCATE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         let busy: i64 = row.try_get(0).map_err(backend)?;
         if busy != 0 {
             tracing::debug!("WAL checkpoint could not complete: readers or a writer were active");
@@ -120,7 +143,10 @@ impl SqliteStore {
 
     /// The journal mode of the database (`"wal"` for a file opened with [`SqliteStore::open`]).
     pub async fn journal_mode(&self) -> Result<String, StoreError> {
-        let row = sqlx::query(sql::JOURNAL_MODE).fetch_one(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(sql::JOURNAL_MODE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         row.try_get(0).map_err(backend)
     }
 
@@ -130,7 +156,10 @@ impl SqliteStore {
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with(sql::BEGIN_WRITE).await.map_err(backend)
+        self.pool
+            .begin_with(sql::BEGIN_WRITE)
+            .await
+            .map_err(backend)
     }
 }
 
@@ -155,19 +184,26 @@ impl OpenPrivate for std::fs::OpenOptions {
 /// Creates the database file with mode 0600 if it does not exist yet, so it is never readable
 /// by others, not even for a moment. SQLite gives the `-wal` and `-shm` files the same mode.
 fn create_private_file(path: &Path) -> StoreResult<()> {
-    match std::fs::OpenOptions::new().write(true).create_new(true).open_private(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open_private(path)
+    {
         Ok(_file) => {
             #[cfg(unix)]
             {
                 // The umask can only remove bits, but make the mode exact anyway.
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| StoreError::Backend(format!("cannot set database file mode: {e}")))?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| StoreError::Backend(format!("cannot set database file mode: {e}")),
+                )?;
             }
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Backend(format!("cannot create database file: {e}"))),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create database file: {e}"
+        ))),
     }
 }
 
@@ -213,7 +249,8 @@ fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
 
 fn get_opt_uuid(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
     let text: Option<&str> = get(row, column)?;
-    text.map(|t| Uuid::from_str(t).map_err(|_| corrupt(column))).transpose()
+    text.map(|t| Uuid::from_str(t).map_err(|_| corrupt(column)))
+        .transpose()
 }
 
 fn id(uuid: Uuid) -> String {
@@ -290,7 +327,10 @@ fn count_u32(count: i64) -> u32 {
 
 /// Takes the next sync feed sequence number inside the caller's transaction.
 async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
-    let row = sqlx::query(sql::FEED_NEXT_SEQ).fetch_one(tx).await.map_err(backend)?;
+    let row = sqlx::query(sql::FEED_NEXT_SEQ)
+        .fetch_one(tx)
+        .await
+        .map_err(backend)?;
     row.try_get(0).map_err(backend)
 }
 
@@ -303,12 +343,20 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(backend)?;
-        let row = sqlx::query(sql::CONFIG_GET).bind(key).fetch_one(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(sql::CONFIG_GET)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         get(&row, "value")
     }
 
     async fn create_user(&self, user: NewUser, vaults: Vec<NewVault>) -> StoreResult<()> {
-        const TARGETS: &[(&str, &str)] = &[("users.email", "email"), ("users.id", "user"), ("vaults.id", "vault")];
+        const TARGETS: &[(&str, &str)] = &[
+            ("users.email", "email"),
+            ("users.id", "user"),
+            ("vaults.id", "vault"),
+        ];
         let mut tx = self.begin_write().await?;
         let user_id = id(user.id);
         sqlx::query(sql::USER_INSERT)
@@ -336,12 +384,20 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query(sql::USER_BY_EMAIL).bind(email).fetch_optional(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(sql::USER_BY_EMAIL)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     async fn user_by_id(&self, user_id: Uuid) -> StoreResult<Option<UserRecord>> {
-        let row = sqlx::query(sql::USER_BY_ID).bind(id(user_id)).fetch_optional(&self.pool).await.map_err(backend)?;
+        let row = sqlx::query(sql::USER_BY_ID)
+            .bind(id(user_id))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -373,7 +429,9 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             return match row {
                 None => Err(StoreError::NotFound),
-                Some(row) => Err(StoreError::VersionConflict { current: get(&row, "credentials_version")? }),
+                Some(row) => Err(StoreError::VersionConflict {
+                    current: get(&row, "credentials_version")?,
+                }),
             };
         }
         tx.commit().await.map_err(backend)
@@ -392,7 +450,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn take_login_attempt(&self, attempt_id: Uuid, now: i64) -> StoreResult<Option<LoginAttempt>> {
+    async fn take_login_attempt(
+        &self,
+        attempt_id: Uuid,
+        now: i64,
+    ) -> StoreResult<Option<LoginAttempt>> {
         let row = sqlx::query(sql::LOGIN_ATTEMPT_TAKE)
             .bind(id(attempt_id))
             .fetch_optional(&self.pool)
@@ -400,7 +462,11 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         let attempt = row.as_ref().map(login_attempt_from_row).transpose()?;
         // Housekeeping: abandoned attempts would otherwise stay forever.
-        sqlx::query(sql::LOGIN_ATTEMPT_PURGE_EXPIRED).bind(now).execute(&self.pool).await.map_err(backend)?;
+        sqlx::query(sql::LOGIN_ATTEMPT_PURGE_EXPIRED)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(attempt.filter(|a| a.expires_at > now))
     }
 
@@ -416,11 +482,23 @@ impl Store for SqliteStore {
             .bind(session.revoked_at)
             .execute(&self.pool)
             .await
-            .map_err(|e| map_unique(e, &[("sessions.id", "session"), ("sessions.token_hash", "session")]))?;
+            .map_err(|e| {
+                map_unique(
+                    e,
+                    &[
+                        ("sessions.id", "session"),
+                        ("sessions.token_hash", "session"),
+                    ],
+                )
+            })?;
         Ok(())
     }
 
-    async fn session_by_token_hash(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRecord>> {
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(sql::SESSION_BY_TOKEN_HASH)
             .bind(token_hash)
             .bind(now)
@@ -469,12 +547,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn revoke_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>, now: i64) -> StoreResult<u64> {
+    async fn revoke_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: i64,
+    ) -> StoreResult<u64> {
         let query = match keep {
-            Some(keep) => sqlx::query(sql::SESSIONS_REVOKE_ALL_EXCEPT).bind(id(user_id)).bind(now).bind(id(keep)),
-            None => sqlx::query(sql::SESSIONS_REVOKE_ALL).bind(id(user_id)).bind(now),
+            Some(keep) => sqlx::query(sql::SESSIONS_REVOKE_ALL_EXCEPT)
+                .bind(id(user_id))
+                .bind(now)
+                .bind(id(keep)),
+            None => sqlx::query(sql::SESSIONS_REVOKE_ALL)
+                .bind(id(user_id))
+                .bind(now),
         };
-        Ok(query.execute(&self.pool).await.map_err(backend)?.rows_affected())
+        Ok(query
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected())
     }
 
     async fn rate_limit_hit(&self, key: &str, window_start: i64) -> StoreResult<u32> {
@@ -501,16 +593,28 @@ impl Store for SqliteStore {
     }
 
     async fn rate_limit_clear(&self, key: &str) -> StoreResult<()> {
-        sqlx::query(sql::RATE_LIMIT_CLEAR).bind(key).execute(&self.pool).await.map_err(backend)?;
+        sqlx::query(sql::RATE_LIMIT_CLEAR)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
     async fn vaults_for_user(&self, user_id: Uuid) -> StoreResult<Vec<VaultRecord>> {
-        let rows = sqlx::query(sql::VAULTS_FOR_USER).bind(id(user_id)).fetch_all(&self.pool).await.map_err(backend)?;
+        let rows = sqlx::query(sql::VAULTS_FOR_USER)
+            .bind(id(user_id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         rows.iter().map(vault_from_row).collect()
     }
 
-    async fn put_object(&self, write: ObjectWrite, expected_version: Option<i64>) -> StoreResult<ObjectRecord> {
+    async fn put_object(
+        &self,
+        write: ObjectWrite,
+        expected_version: Option<i64>,
+    ) -> StoreResult<ObjectRecord> {
         let object_id = id(write.id);
         let user_id = id(write.user_id);
         let vault_id = id(write.vault_id);
@@ -528,11 +632,17 @@ impl Store for SqliteStore {
         };
         match (expected_version, current) {
             (None, Some(_)) => return Err(StoreError::AlreadyExists("object")),
-            (None, None) if write.version != 1 => return Err(StoreError::VersionConflict { current: 0 }),
+            (None, None) if write.version != 1 => {
+                return Err(StoreError::VersionConflict { current: 0 })
+            }
             (None, None) => {}
             (Some(_), None) => return Err(StoreError::NotFound),
-            (Some(_), Some((owner, _))) if owner != write.user_id => return Err(StoreError::NotFound),
-            (Some(expected), Some((_, version))) if version != expected || write.version != expected + 1 => {
+            (Some(_), Some((owner, _))) if owner != write.user_id => {
+                return Err(StoreError::NotFound)
+            }
+            (Some(expected), Some((_, version)))
+                if version != expected || write.version != expected + 1 =>
+            {
                 return Err(StoreError::VersionConflict { current: version });
             }
             (Some(_), Some(_)) => {}
@@ -608,7 +718,11 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_object(&self, user_id: Uuid, object_id: Uuid) -> StoreResult<Option<ObjectRecord>> {
+    async fn get_object(
+        &self,
+        user_id: Uuid,
+        object_id: Uuid,
+    ) -> StoreResult<Option<ObjectRecord>> {
         let row = sqlx::query(sql::OBJECT_GET)
             .bind(id(object_id))
             .bind(id(user_id))
@@ -618,16 +732,27 @@ impl Store for SqliteStore {
         row.as_ref().map(object_from_row).transpose()
     }
 
-    async fn list_objects(&self, user_id: Uuid, vault_id: Option<Uuid>) -> StoreResult<Vec<ObjectRecord>> {
+    async fn list_objects(
+        &self,
+        user_id: Uuid,
+        vault_id: Option<Uuid>,
+    ) -> StoreResult<Vec<ObjectRecord>> {
         let query = match vault_id {
-            Some(vault_id) => sqlx::query(sql::OBJECTS_FOR_USER_VAULT).bind(id(user_id)).bind(id(vault_id)),
+            Some(vault_id) => sqlx::query(sql::OBJECTS_FOR_USER_VAULT)
+                .bind(id(user_id))
+                .bind(id(vault_id)),
             None => sqlx::query(sql::OBJECTS_FOR_USER).bind(id(user_id)),
         };
         let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(object_from_row).collect()
     }
 
-    async fn delete_object(&self, user_id: Uuid, object_id: Uuid, expected_version: i64) -> StoreResult<()> {
+    async fn delete_object(
+        &self,
+        user_id: Uuid,
+        object_id: Uuid,
+        expected_version: i64,
+    ) -> StoreResult<()> {
         let object_id = id(object_id);
         let user_id = id(user_id);
         let mut tx = self.begin_write().await?;

@@ -3,7 +3,8 @@
 //!
 //! Conventions: numbered `$1, $2, ...` placeholders (accepted by SQLite and PostgreSQL alike),
 //! `ON CONFLICT` upserts and `RETURNING` (SQLite >= 3.35, PostgreSQL), no SQLite-only functions.
-//! Ids are bound as hyphenated lowercase UUID text, times as Unix seconds, booleans as integers.
+//! Here ids are bound as hyphenated lowercase UUID text (a PostgreSQL backend binds native
+//! `uuid`s to the same placeholders), times as Unix seconds (`i64`), flags as `bool`.
 //!
 //! Statements that cannot be shared verbatim with PostgreSQL are marked `SQLite-specific`.
 
@@ -97,13 +98,15 @@ pub const RATE_LIMIT_HIT: &str = "INSERT INTO rate_limits (key, window_start, co
      count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
      window_start = excluded.window_start \
      RETURNING count";
-pub const RATE_LIMIT_COUNT: &str = "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2";
+pub const RATE_LIMIT_COUNT: &str =
+    "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2";
 pub const RATE_LIMIT_CLEAR: &str = "DELETE FROM rate_limits WHERE key = $1";
 
 // ---- objects
 
 /// Takes the next value of the sync feed counter (same transaction as the object write).
-pub const FEED_NEXT_SEQ: &str = "UPDATE feed_counter SET value = value + 1 WHERE id = 1 RETURNING value";
+pub const FEED_NEXT_SEQ: &str =
+    "UPDATE feed_counter SET value = value + 1 WHERE id = 1 RETURNING value";
 /// Owner and version of an object, whoever owns it (create must refuse ids taken by anyone).
 pub const OBJECT_OWNER_VERSION: &str = "SELECT user_id, version FROM objects WHERE id = $1";
 pub const OBJECT_INSERT: &str = "INSERT INTO objects \
@@ -120,14 +123,23 @@ macro_rules! object_columns {
         "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at"
     };
 }
-pub const OBJECT_GET: &str = concat!("SELECT ", object_columns!(), " FROM objects WHERE id = $1 AND user_id = $2");
-pub const OBJECTS_FOR_USER: &str =
-    concat!("SELECT ", object_columns!(), " FROM objects WHERE user_id = $1 ORDER BY id");
+pub const OBJECT_GET: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE id = $1 AND user_id = $2"
+);
+pub const OBJECTS_FOR_USER: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE user_id = $1 ORDER BY id"
+);
 pub const OBJECTS_FOR_USER_VAULT: &str = concat!(
     "SELECT ",
     object_columns!(),
     " FROM objects WHERE user_id = $1 AND vault_id = $2 ORDER BY id"
 );
-pub const OBJECT_VERSION_FOR_USER: &str = "SELECT version FROM objects WHERE id = $1 AND user_id = $2";
+pub const OBJECT_VERSION_FOR_USER: &str =
+    "SELECT version FROM objects WHERE id = $1 AND user_id = $2";
 /// Compare-and-swap on `version` ($3 = expected).
-pub const OBJECT_DELETE: &str = "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3";
+pub const OBJECT_DELETE: &str =
+    "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3";

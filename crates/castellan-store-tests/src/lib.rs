@@ -6,7 +6,7 @@
 //!
 //! The usual way to run them is one `#[tokio::test]` per scenario:
 //!
-//! ```ignore
+//! ```text
 //! async fn make_store() -> MyStore { MyStore::connect(...).await.unwrap() }
 //! castellan_store_tests::conformance_tests!(MyStore, make_store);
 //! ```
@@ -27,8 +27,8 @@
 //! - `put_object` checks the object row (existence, owner, versions) before the target vault.
 
 use castellan_store::{
-    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store, StoreError,
-    VaultKind,
+    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store,
+    StoreError, VaultKind,
 };
 use uuid::Uuid;
 
@@ -149,7 +149,12 @@ fn new_user() -> NewUser {
 }
 
 fn new_vault(kind: VaultKind) -> NewVault {
-    NewVault { id: Uuid::new_v4(), kind, key_wrap: random_bytes(), key_version: 1 }
+    NewVault {
+        id: Uuid::new_v4(),
+        kind,
+        key_wrap: random_bytes(),
+        key_version: 1,
+    }
 }
 
 /// A created user with a personal and a business vault.
@@ -164,8 +169,15 @@ async fn account<S: Store>(store: &S) -> Account {
     let personal = new_vault(VaultKind::Personal);
     let business = new_vault(VaultKind::Business);
     let (p, b) = (personal.id, business.id);
-    store.create_user(user.clone(), vec![personal, business]).await.expect("create_user");
-    Account { user, personal: p, business: b }
+    store
+        .create_user(user.clone(), vec![personal, business])
+        .await
+        .expect("create_user");
+    Account {
+        user,
+        personal: p,
+        business: b,
+    }
 }
 
 fn item(user_id: Uuid, vault_id: Uuid, version: i64, now: i64) -> ObjectWrite {
@@ -185,7 +197,13 @@ fn item(user_id: Uuid, vault_id: Uuid, version: i64, now: i64) -> ObjectWrite {
 
 /// The next version of `w` with new ciphertext.
 fn next(w: &ObjectWrite, now: i64) -> ObjectWrite {
-    ObjectWrite { version: w.version + 1, overview: random_bytes(), details: random_bytes(), now, ..w.clone() }
+    ObjectWrite {
+        version: w.version + 1,
+        overview: random_bytes(),
+        details: random_bytes(),
+        now,
+        ..w.clone()
+    }
 }
 
 fn session(user_id: Uuid, created_at: i64, expires_at: i64) -> SessionRecord {
@@ -220,8 +238,12 @@ fn record_of(w: &ObjectWrite, created_at: i64) -> ObjectRecord {
 #[track_caller]
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_current: i64) {
     match result {
-        Err(StoreError::VersionConflict { current }) => assert_eq!(current, expected_current, "current version"),
-        other => panic!("expected VersionConflict {{ current: {expected_current} }}, got {other:?}"),
+        Err(StoreError::VersionConflict { current }) => {
+            assert_eq!(current, expected_current, "current version")
+        }
+        other => {
+            panic!("expected VersionConflict {{ current: {expected_current} }}, got {other:?}")
+        }
     }
 }
 
@@ -248,13 +270,31 @@ fn assert_exists<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) 
 pub async fn config_get_or_init_keeps_first_value<S: Store>(store: &S) {
     let key = format!("test-key-{}", Uuid::new_v4());
     let first = random_bytes();
-    assert_eq!(store.config_get_or_init(&key, first.clone()).await.unwrap(), first);
-    assert_eq!(store.config_get_or_init(&key, random_bytes()).await.unwrap(), first);
+    assert_eq!(
+        store.config_get_or_init(&key, first.clone()).await.unwrap(),
+        first
+    );
+    assert_eq!(
+        store
+            .config_get_or_init(&key, random_bytes())
+            .await
+            .unwrap(),
+        first
+    );
     // Keys are independent.
     let other = format!("test-key-{}", Uuid::new_v4());
     let value = random_bytes();
-    assert_eq!(store.config_get_or_init(&other, value.clone()).await.unwrap(), value);
-    assert_eq!(store.config_get_or_init(&key, Vec::new()).await.unwrap(), first);
+    assert_eq!(
+        store
+            .config_get_or_init(&other, value.clone())
+            .await
+            .unwrap(),
+        value
+    );
+    assert_eq!(
+        store.config_get_or_init(&key, Vec::new()).await.unwrap(),
+        first
+    );
 }
 
 /// Instances starting at once all get the same value (one of theirs).
@@ -268,9 +308,21 @@ pub async fn config_get_or_init_concurrent_agree<S: Store>(store: &S) {
         set.spawn(async move { store.config_get_or_init(&key, candidate).await.unwrap() });
     }
     let results = set.join_all().await;
-    assert!(candidates.contains(&results[0]), "the value is one of the candidates");
-    assert!(results.iter().all(|r| *r == results[0]), "every caller gets the same value");
-    assert_eq!(store.config_get_or_init(&key, random_bytes()).await.unwrap(), results[0]);
+    assert!(
+        candidates.contains(&results[0]),
+        "the value is one of the candidates"
+    );
+    assert!(
+        results.iter().all(|r| *r == results[0]),
+        "every caller gets the same value"
+    );
+    assert_eq!(
+        store
+            .config_get_or_init(&key, random_bytes())
+            .await
+            .unwrap(),
+        results[0]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,12 +342,22 @@ pub async fn user_create_and_look_up<S: Store>(store: &S) {
     assert_eq!(by_id.created_at, T0);
     assert_eq!(by_id.updated_at, T0);
 
-    let by_email = store.user_by_email(&u.email).await.unwrap().expect("user by email");
+    let by_email = store
+        .user_by_email(&u.email)
+        .await
+        .unwrap()
+        .expect("user by email");
     assert_eq!(by_email, by_id);
 
     // Exact comparison: callers normalise.
-    assert_eq!(store.user_by_email(&u.email.to_uppercase()).await.unwrap(), None);
-    assert_eq!(store.user_by_email("nobody@example.test").await.unwrap(), None);
+    assert_eq!(
+        store.user_by_email(&u.email.to_uppercase()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.user_by_email("nobody@example.test").await.unwrap(),
+        None
+    );
     assert_eq!(store.user_by_id(Uuid::new_v4()).await.unwrap(), None);
 
     let vaults = store.vaults_for_user(u.id).await.unwrap();
@@ -318,14 +380,27 @@ pub async fn user_duplicate_email<S: Store>(store: &S) {
     assert!(store.vaults_for_user(dup.id).await.unwrap().is_empty());
     // The vault id was not consumed either: it can be used by a later, valid account.
     let later = new_user();
-    store.create_user(later.clone(), vec![new_vault_with_id(vault_id)]).await.unwrap();
+    store
+        .create_user(later.clone(), vec![new_vault_with_id(vault_id)])
+        .await
+        .unwrap();
     assert_eq!(store.vaults_for_user(later.id).await.unwrap().len(), 1);
     // The original account is untouched.
-    assert_eq!(store.user_by_email(&acc.user.email).await.unwrap().map(|u| u.id), Some(acc.user.id));
+    assert_eq!(
+        store
+            .user_by_email(&acc.user.email)
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(acc.user.id)
+    );
 }
 
 fn new_vault_with_id(id: Uuid) -> NewVault {
-    NewVault { id, ..new_vault(VaultKind::Personal) }
+    NewVault {
+        id,
+        ..new_vault(VaultKind::Personal)
+    }
 }
 
 /// A second account with a taken user id is refused.
@@ -333,7 +408,12 @@ pub async fn user_duplicate_id<S: Store>(store: &S) {
     let acc = account(store).await;
     let mut dup = new_user();
     dup.id = acc.user.id;
-    assert_exists(store.create_user(dup.clone(), vec![new_vault(VaultKind::Personal)]).await, "user");
+    assert_exists(
+        store
+            .create_user(dup.clone(), vec![new_vault(VaultKind::Personal)])
+            .await,
+        "user",
+    );
     assert_eq!(store.user_by_email(&dup.email).await.unwrap(), None);
     let stored = store.user_by_id(acc.user.id).await.unwrap().unwrap();
     assert_eq!(stored.email, acc.user.email);
@@ -344,9 +424,15 @@ pub async fn user_duplicate_id<S: Store>(store: &S) {
 pub async fn user_create_is_atomic<S: Store>(store: &S) {
     let acc = account(store).await;
     let user = new_user();
-    let vaults = vec![new_vault(VaultKind::Personal), new_vault_with_id(acc.personal)];
+    let vaults = vec![
+        new_vault(VaultKind::Personal),
+        new_vault_with_id(acc.personal),
+    ];
     let result = store.create_user(user.clone(), vaults).await;
-    assert!(result.is_err(), "a vault id clash must fail the whole creation");
+    assert!(
+        result.is_err(),
+        "a vault id clash must fail the whole creation"
+    );
     assert_eq!(store.user_by_id(user.id).await.unwrap(), None);
     assert_eq!(store.user_by_email(&user.email).await.unwrap(), None);
     assert!(store.vaults_for_user(user.id).await.unwrap().is_empty());
@@ -360,8 +446,15 @@ pub async fn user_concurrent_same_email_one_wins<S: Store>(store: &S) {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let store = store.clone();
-        let user = NewUser { email: email.clone(), ..new_user() };
-        set.spawn(async move { store.create_user(user, vec![new_vault(VaultKind::Personal)]).await });
+        let user = NewUser {
+            email: email.clone(),
+            ..new_user()
+        };
+        set.spawn(async move {
+            store
+                .create_user(user, vec![new_vault(VaultKind::Personal)])
+                .await
+        });
     }
     let results = set.join_all().await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
@@ -377,7 +470,10 @@ pub async fn credentials_update_bumps_version<S: Store>(store: &S) {
     let acc = account(store).await;
     let id = acc.user.id;
     let record = random_bytes();
-    store.update_user_credentials(id, 1, record.clone(), "{\"v\":2}".into(), T0 + 60).await.unwrap();
+    store
+        .update_user_credentials(id, 1, record.clone(), "{\"v\":2}".into(), T0 + 60)
+        .await
+        .unwrap();
     let u = store.user_by_id(id).await.unwrap().unwrap();
     assert_eq!(u.credentials_version, 2);
     assert_eq!(u.opaque_record, record);
@@ -385,7 +481,10 @@ pub async fn credentials_update_bumps_version<S: Store>(store: &S) {
     assert_eq!(u.created_at, T0);
     assert_eq!(u.updated_at, T0 + 60);
 
-    store.update_user_credentials(id, 2, random_bytes(), "{\"v\":3}".into(), T0 + 120).await.unwrap();
+    store
+        .update_user_credentials(id, 2, random_bytes(), "{\"v\":3}".into(), T0 + 120)
+        .await
+        .unwrap();
     let u = store.user_by_id(id).await.unwrap().unwrap();
     assert_eq!(u.credentials_version, 3);
     assert_eq!(u.keyset, "{\"v\":3}");
@@ -396,9 +495,22 @@ pub async fn credentials_update_bumps_version<S: Store>(store: &S) {
 pub async fn credentials_update_stale_version<S: Store>(store: &S) {
     let acc = account(store).await;
     let id = acc.user.id;
-    store.update_user_credentials(id, 1, random_bytes(), "{\"v\":2}".into(), T0 + 1).await.unwrap();
-    assert_conflict(store.update_user_credentials(id, 1, random_bytes(), "{}".into(), T0 + 2).await, 2);
-    assert_conflict(store.update_user_credentials(id, 3, random_bytes(), "{}".into(), T0 + 2).await, 2);
+    store
+        .update_user_credentials(id, 1, random_bytes(), "{\"v\":2}".into(), T0 + 1)
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .update_user_credentials(id, 1, random_bytes(), "{}".into(), T0 + 2)
+            .await,
+        2,
+    );
+    assert_conflict(
+        store
+            .update_user_credentials(id, 3, random_bytes(), "{}".into(), T0 + 2)
+            .await,
+        2,
+    );
     let u = store.user_by_id(id).await.unwrap().unwrap();
     assert_eq!(u.credentials_version, 2);
     assert_eq!(u.keyset, "{\"v\":2}");
@@ -407,7 +519,11 @@ pub async fn credentials_update_stale_version<S: Store>(store: &S) {
 
 /// A credential change for an unknown user is `NotFound`.
 pub async fn credentials_update_unknown_user<S: Store>(store: &S) {
-    assert_not_found(store.update_user_credentials(Uuid::new_v4(), 1, random_bytes(), "{}".into(), T0).await);
+    assert_not_found(
+        store
+            .update_user_credentials(Uuid::new_v4(), 1, random_bytes(), "{}".into(), T0)
+            .await,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,8 +540,14 @@ pub async fn login_attempt_single_use<S: Store>(store: &S) {
         expires_at: T0 + 60,
     };
     store.put_login_attempt(attempt.clone()).await.unwrap();
-    assert_eq!(store.take_login_attempt(attempt.id, T0).await.unwrap(), Some(attempt.clone()));
-    assert_eq!(store.take_login_attempt(attempt.id, T0).await.unwrap(), None);
+    assert_eq!(
+        store.take_login_attempt(attempt.id, T0).await.unwrap(),
+        Some(attempt.clone())
+    );
+    assert_eq!(
+        store.take_login_attempt(attempt.id, T0).await.unwrap(),
+        None
+    );
 
     // Dummy attempt for an unknown email (no user).
     let dummy = LoginAttempt {
@@ -436,10 +558,16 @@ pub async fn login_attempt_single_use<S: Store>(store: &S) {
         expires_at: T0 + 60,
     };
     store.put_login_attempt(dummy.clone()).await.unwrap();
-    assert_eq!(store.take_login_attempt(dummy.id, T0 + 59).await.unwrap(), Some(dummy.clone()));
+    assert_eq!(
+        store.take_login_attempt(dummy.id, T0 + 59).await.unwrap(),
+        Some(dummy.clone())
+    );
     assert_eq!(store.take_login_attempt(dummy.id, T0).await.unwrap(), None);
 
-    assert_eq!(store.take_login_attempt(Uuid::new_v4(), T0).await.unwrap(), None);
+    assert_eq!(
+        store.take_login_attempt(Uuid::new_v4(), T0).await.unwrap(),
+        None
+    );
 }
 
 /// An expired attempt is `None` (and consumed).
@@ -452,13 +580,26 @@ pub async fn login_attempt_expired_is_none<S: Store>(store: &S) {
         expires_at: T0 + 60,
     };
     store.put_login_attempt(attempt.clone()).await.unwrap();
-    assert_eq!(store.take_login_attempt(attempt.id, T0 + 61).await.unwrap(), None);
-    assert_eq!(store.take_login_attempt(attempt.id, T0).await.unwrap(), None, "consumed");
+    assert_eq!(
+        store.take_login_attempt(attempt.id, T0 + 61).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_login_attempt(attempt.id, T0).await.unwrap(),
+        None,
+        "consumed"
+    );
 
     // Expired exactly at `expires_at`.
-    let at_edge = LoginAttempt { id: Uuid::new_v4(), ..attempt };
+    let at_edge = LoginAttempt {
+        id: Uuid::new_v4(),
+        ..attempt
+    };
     store.put_login_attempt(at_edge.clone()).await.unwrap();
-    assert_eq!(store.take_login_attempt(at_edge.id, T0 + 60).await.unwrap(), None);
+    assert_eq!(
+        store.take_login_attempt(at_edge.id, T0 + 60).await.unwrap(),
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -469,11 +610,29 @@ pub async fn session_lookup_by_token_hash<S: Store>(store: &S) {
     let acc = account(store).await;
     let s = session(acc.user.id, T0, T0 + 3600);
     store.create_session(s.clone()).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&s.token_hash, T0 + 1).await.unwrap(), Some(s.clone()));
-    assert_eq!(store.session_by_token_hash(&random_bytes(), T0 + 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .session_by_token_hash(&s.token_hash, T0 + 1)
+            .await
+            .unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store
+            .session_by_token_hash(&random_bytes(), T0 + 1)
+            .await
+            .unwrap(),
+        None
+    );
     let mut truncated = s.token_hash.clone();
     truncated.pop();
-    assert_eq!(store.session_by_token_hash(&truncated, T0 + 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .session_by_token_hash(&truncated, T0 + 1)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Expired and revoked sessions are not returned by token hash.
@@ -481,19 +640,53 @@ pub async fn session_expired_or_revoked_is_hidden<S: Store>(store: &S) {
     let acc = account(store).await;
     let s = session(acc.user.id, T0, T0 + 100);
     store.create_session(s.clone()).await.unwrap();
-    assert!(store.session_by_token_hash(&s.token_hash, T0 + 99).await.unwrap().is_some());
-    assert_eq!(store.session_by_token_hash(&s.token_hash, T0 + 100).await.unwrap(), None);
-    assert_eq!(store.session_by_token_hash(&s.token_hash, T0 + 101).await.unwrap(), None);
+    assert!(store
+        .session_by_token_hash(&s.token_hash, T0 + 99)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .session_by_token_hash(&s.token_hash, T0 + 100)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .session_by_token_hash(&s.token_hash, T0 + 101)
+            .await
+            .unwrap(),
+        None
+    );
 
     let r = session(acc.user.id, T0, T0 + 100);
     store.create_session(r.clone()).await.unwrap();
-    store.revoke_session(acc.user.id, r.id, T0 + 5).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&r.token_hash, T0 + 6).await.unwrap(), None);
+    store
+        .revoke_session(acc.user.id, r.id, T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_by_token_hash(&r.token_hash, T0 + 6)
+            .await
+            .unwrap(),
+        None
+    );
 
     // A session created already revoked is never live.
-    let pre = SessionRecord { revoked_at: Some(T0), ..session(acc.user.id, T0, T0 + 100) };
+    let pre = SessionRecord {
+        revoked_at: Some(T0),
+        ..session(acc.user.id, T0, T0 + 100)
+    };
     store.create_session(pre.clone()).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&pre.token_hash, T0 + 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .session_by_token_hash(&pre.token_hash, T0 + 1)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// `touch_session` moves `last_seen_at`; an unknown session is `NotFound`.
@@ -502,7 +695,11 @@ pub async fn session_touch_updates_last_seen<S: Store>(store: &S) {
     let s = session(acc.user.id, T0, T0 + 3600);
     store.create_session(s.clone()).await.unwrap();
     store.touch_session(s.id, T0 + 30).await.unwrap();
-    let found = store.session_by_token_hash(&s.token_hash, T0 + 31).await.unwrap().unwrap();
+    let found = store
+        .session_by_token_hash(&s.token_hash, T0 + 31)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.last_seen_at, T0 + 30);
     assert_eq!(found.created_at, T0);
     assert_eq!(found.expires_at, T0 + 3600);
@@ -527,10 +724,23 @@ pub async fn session_list_newest_first_live_only<S: Store>(store: &S) {
 
     let listed = store.list_sessions(id, T0 + 50).await.unwrap();
     assert_eq!(listed, vec![new.clone(), mid.clone(), old.clone()]);
-    let at_35: Vec<Uuid> = store.list_sessions(id, T0 + 35).await.unwrap().iter().map(|s| s.id).collect();
+    let at_35: Vec<Uuid> = store
+        .list_sessions(id, T0 + 35)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(at_35, vec![expired.id, new.id, mid.id, old.id]);
-    assert_eq!(store.list_sessions(other.user.id, T0 + 50).await.unwrap(), vec![foreign]);
-    assert!(store.list_sessions(Uuid::new_v4(), T0).await.unwrap().is_empty());
+    assert_eq!(
+        store.list_sessions(other.user.id, T0 + 50).await.unwrap(),
+        vec![foreign]
+    );
+    assert!(store
+        .list_sessions(Uuid::new_v4(), T0)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Revoking: own session works (twice too), another user's or an unknown one is `NotFound`.
@@ -543,14 +753,47 @@ pub async fn session_revoke_own_and_foreign<S: Store>(store: &S) {
     store.create_session(theirs.clone()).await.unwrap();
 
     assert_not_found(store.revoke_session(acc.user.id, theirs.id, T0 + 1).await);
-    assert!(store.session_by_token_hash(&theirs.token_hash, T0 + 2).await.unwrap().is_some(), "untouched");
-    assert_not_found(store.revoke_session(acc.user.id, Uuid::new_v4(), T0 + 1).await);
+    assert!(
+        store
+            .session_by_token_hash(&theirs.token_hash, T0 + 2)
+            .await
+            .unwrap()
+            .is_some(),
+        "untouched"
+    );
+    assert_not_found(
+        store
+            .revoke_session(acc.user.id, Uuid::new_v4(), T0 + 1)
+            .await,
+    );
 
-    store.revoke_session(acc.user.id, mine.id, T0 + 1).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&mine.token_hash, T0 + 2).await.unwrap(), None);
-    assert!(store.list_sessions(acc.user.id, T0 + 2).await.unwrap().is_empty());
-    store.revoke_session(acc.user.id, mine.id, T0 + 3).await.unwrap();
-    assert_eq!(store.session_by_token_hash(&mine.token_hash, T0 + 4).await.unwrap(), None);
+    store
+        .revoke_session(acc.user.id, mine.id, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_by_token_hash(&mine.token_hash, T0 + 2)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .list_sessions(acc.user.id, T0 + 2)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .revoke_session(acc.user.id, mine.id, T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_by_token_hash(&mine.token_hash, T0 + 4)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// "Sign out everywhere else": revokes the user's other live sessions and counts them.
@@ -569,13 +812,47 @@ pub async fn session_revoke_others_keeps_one<S: Store>(store: &S) {
     }
     store.revoke_session(id, already.id, T0 + 6).await.unwrap();
 
-    assert_eq!(store.revoke_other_sessions(id, Some(keep.id), T0 + 10).await.unwrap(), 2);
-    assert_eq!(store.list_sessions(id, T0 + 11).await.unwrap(), vec![keep.clone()]);
-    assert!(store.session_by_token_hash(&keep.token_hash, T0 + 11).await.unwrap().is_some());
-    assert_eq!(store.session_by_token_hash(&a.token_hash, T0 + 11).await.unwrap(), None);
-    assert_eq!(store.session_by_token_hash(&b.token_hash, T0 + 11).await.unwrap(), None);
-    assert_eq!(store.list_sessions(other.user.id, T0 + 11).await.unwrap(), vec![foreign]);
-    assert_eq!(store.revoke_other_sessions(id, Some(keep.id), T0 + 12).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .revoke_other_sessions(id, Some(keep.id), T0 + 10)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.list_sessions(id, T0 + 11).await.unwrap(),
+        vec![keep.clone()]
+    );
+    assert!(store
+        .session_by_token_hash(&keep.token_hash, T0 + 11)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store
+            .session_by_token_hash(&a.token_hash, T0 + 11)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .session_by_token_hash(&b.token_hash, T0 + 11)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.list_sessions(other.user.id, T0 + 11).await.unwrap(),
+        vec![foreign]
+    );
+    assert_eq!(
+        store
+            .revoke_other_sessions(id, Some(keep.id), T0 + 12)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// Without `keep`, every live session of the user is revoked.
@@ -584,15 +861,33 @@ pub async fn session_revoke_others_without_keep<S: Store>(store: &S) {
     let other = account(store).await;
     let id = acc.user.id;
     for i in 0..3 {
-        store.create_session(session(id, T0 + i, T0 + 3600)).await.unwrap();
+        store
+            .create_session(session(id, T0 + i, T0 + 3600))
+            .await
+            .unwrap();
     }
     let foreign = session(other.user.id, T0, T0 + 3600);
     store.create_session(foreign.clone()).await.unwrap();
-    assert_eq!(store.revoke_other_sessions(id, None, T0 + 10).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .revoke_other_sessions(id, None, T0 + 10)
+            .await
+            .unwrap(),
+        3
+    );
     assert!(store.list_sessions(id, T0 + 11).await.unwrap().is_empty());
-    assert_eq!(store.list_sessions(other.user.id, T0 + 11).await.unwrap(), vec![foreign]);
+    assert_eq!(
+        store.list_sessions(other.user.id, T0 + 11).await.unwrap(),
+        vec![foreign]
+    );
     // Nothing live is left to revoke.
-    assert_eq!(store.revoke_other_sessions(id, None, T0 + 12).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .revoke_other_sessions(id, None, T0 + 12)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,7 +903,11 @@ pub async fn rate_limit_counts_within_window<S: Store>(store: &S) {
     assert_eq!(store.rate_limit_hit(&key, T0).await.unwrap(), 3);
     assert_eq!(store.rate_limit_count(&key, T0).await.unwrap(), 3);
     assert_eq!(store.rate_limit_count(&key, T0).await.unwrap(), 3);
-    assert_eq!(store.rate_limit_count(&other, T0).await.unwrap(), 0, "keys are independent");
+    assert_eq!(
+        store.rate_limit_count(&other, T0).await.unwrap(),
+        0,
+        "keys are independent"
+    );
     assert_eq!(store.rate_limit_hit(&other, T0).await.unwrap(), 1);
     assert_eq!(store.rate_limit_count(&key, T0).await.unwrap(), 3);
 
@@ -631,11 +930,19 @@ pub async fn rate_limit_new_window_resets<S: Store>(store: &S) {
     for _ in 0..5 {
         store.rate_limit_hit(&key, T0).await.unwrap();
     }
-    assert_eq!(store.rate_limit_count(&key, T0 + 60).await.unwrap(), 0, "nothing in the next window yet");
+    assert_eq!(
+        store.rate_limit_count(&key, T0 + 60).await.unwrap(),
+        0,
+        "nothing in the next window yet"
+    );
     assert_eq!(store.rate_limit_hit(&key, T0 + 60).await.unwrap(), 1);
     assert_eq!(store.rate_limit_hit(&key, T0 + 60).await.unwrap(), 2);
     assert_eq!(store.rate_limit_count(&key, T0 + 60).await.unwrap(), 2);
-    assert_eq!(store.rate_limit_count(&key, T0).await.unwrap(), 0, "old window discarded");
+    assert_eq!(
+        store.rate_limit_count(&key, T0).await.unwrap(),
+        0,
+        "old window discarded"
+    );
 }
 
 /// Clearing a key resets its count.
@@ -648,9 +955,16 @@ pub async fn rate_limit_clear_resets<S: Store>(store: &S) {
     store.rate_limit_clear(&key).await.unwrap();
     assert_eq!(store.rate_limit_count(&key, T0).await.unwrap(), 0);
     assert_eq!(store.rate_limit_hit(&key, T0).await.unwrap(), 1);
-    assert_eq!(store.rate_limit_count(&other, T0).await.unwrap(), 1, "other keys untouched");
+    assert_eq!(
+        store.rate_limit_count(&other, T0).await.unwrap(),
+        1,
+        "other keys untouched"
+    );
     // Clearing an unknown key is fine.
-    store.rate_limit_clear(&format!("email:{}", Uuid::new_v4())).await.unwrap();
+    store
+        .rate_limit_clear(&format!("email:{}", Uuid::new_v4()))
+        .await
+        .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -660,8 +974,14 @@ pub async fn rate_limit_clear_resets<S: Store>(store: &S) {
 pub async fn vaults_listed_per_user<S: Store>(store: &S) {
     let user = new_user();
     let personal = new_vault(VaultKind::Personal);
-    let business = NewVault { key_version: 7, ..new_vault(VaultKind::Business) };
-    store.create_user(user.clone(), vec![personal.clone(), business.clone()]).await.unwrap();
+    let business = NewVault {
+        key_version: 7,
+        ..new_vault(VaultKind::Business)
+    };
+    store
+        .create_user(user.clone(), vec![personal.clone(), business.clone()])
+        .await
+        .unwrap();
     let other = account(store).await;
 
     let mut vaults = store.vaults_for_user(user.id).await.unwrap();
@@ -680,7 +1000,11 @@ pub async fn vaults_listed_per_user<S: Store>(store: &S) {
     let theirs = store.vaults_for_user(other.user.id).await.unwrap();
     assert_eq!(theirs.len(), 2);
     assert!(theirs.iter().all(|v| v.user_id == other.user.id));
-    assert!(store.vaults_for_user(Uuid::new_v4()).await.unwrap().is_empty());
+    assert!(store
+        .vaults_for_user(Uuid::new_v4())
+        .await
+        .unwrap()
+        .is_empty());
 
     // A user without vaults is possible.
     let bare = new_user();
@@ -730,13 +1054,23 @@ pub async fn object_create_existing_id<S: Store>(store: &S) {
     let original = store.put_object(w.clone(), None).await.unwrap();
 
     assert_exists(store.put_object(next(&w, T0 + 1), None).await, "object");
-    let again = ObjectWrite { overview: random_bytes(), now: T0 + 1, ..w.clone() };
+    let again = ObjectWrite {
+        overview: random_bytes(),
+        now: T0 + 1,
+        ..w.clone()
+    };
     assert_exists(store.put_object(again, None).await, "object");
 
-    let hijack = ObjectWrite { id: w.id, ..item(other.user.id, other.personal, 1, T0) };
+    let hijack = ObjectWrite {
+        id: w.id,
+        ..item(other.user.id, other.personal, 1, T0)
+    };
     assert_exists(store.put_object(hijack, None).await, "object");
 
-    assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), Some(original));
+    assert_eq!(
+        store.get_object(acc.user.id, w.id).await.unwrap(),
+        Some(original)
+    );
     assert_eq!(store.get_object(other.user.id, w.id).await.unwrap(), None);
 }
 
@@ -748,7 +1082,11 @@ pub async fn object_create_in_foreign_or_missing_vault<S: Store>(store: &S) {
     assert_not_found(store.put_object(w.clone(), None).await);
     assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
     assert_eq!(store.get_object(other.user.id, w.id).await.unwrap(), None);
-    assert!(store.list_objects(other.user.id, None).await.unwrap().is_empty());
+    assert!(store
+        .list_objects(other.user.id, None)
+        .await
+        .unwrap()
+        .is_empty());
 
     let w = item(acc.user.id, Uuid::new_v4(), 1, T0);
     assert_not_found(store.put_object(w.clone(), None).await);
@@ -766,20 +1104,32 @@ pub async fn object_update_compare_and_swap<S: Store>(store: &S) {
     let v1 = item(uid, acc.personal, 1, T0);
     store.put_object(v1.clone(), None).await.unwrap();
 
-    let v2 = ObjectWrite { trashed: true, ..next(&v1, T0 + 10) };
+    let v2 = ObjectWrite {
+        trashed: true,
+        ..next(&v1, T0 + 10)
+    };
     let rec = store.put_object(v2.clone(), Some(1)).await.unwrap();
     assert_eq!(rec, record_of(&v2, T0));
-    assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec.clone()));
+    assert_eq!(
+        store.get_object(uid, v1.id).await.unwrap(),
+        Some(rec.clone())
+    );
 
     // A client still at version 1 loses.
     let stale = next(&v1, T0 + 20);
     assert_conflict(store.put_object(stale, Some(1)).await, 2);
     // A client claiming a future version loses too.
-    let ahead = ObjectWrite { version: 4, ..next(&v2, T0 + 20) };
+    let ahead = ObjectWrite {
+        version: 4,
+        ..next(&v2, T0 + 20)
+    };
     assert_conflict(store.put_object(ahead, Some(3)).await, 2);
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
 
-    let v3 = ObjectWrite { trashed: false, ..next(&v2, T0 + 30) };
+    let v3 = ObjectWrite {
+        trashed: false,
+        ..next(&v2, T0 + 30)
+    };
     let rec = store.put_object(v3.clone(), Some(2)).await.unwrap();
     assert_eq!(rec, record_of(&v3, T0));
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
@@ -791,10 +1141,16 @@ pub async fn object_update_wrong_increment<S: Store>(store: &S) {
     let v1 = item(acc.user.id, acc.personal, 1, T0);
     let rec = store.put_object(v1.clone(), None).await.unwrap();
     for version in [1, 3, 0, -1] {
-        let w = ObjectWrite { version, ..next(&v1, T0 + 1) };
+        let w = ObjectWrite {
+            version,
+            ..next(&v1, T0 + 1)
+        };
         assert_conflict(store.put_object(w, Some(1)).await, 1);
     }
-    assert_eq!(store.get_object(acc.user.id, v1.id).await.unwrap(), Some(rec));
+    assert_eq!(
+        store.get_object(acc.user.id, v1.id).await.unwrap(),
+        Some(rec)
+    );
 }
 
 /// Updating an object that does not exist, or is another user's, is `NotFound`.
@@ -803,17 +1159,33 @@ pub async fn object_update_missing_or_foreign<S: Store>(store: &S) {
     let other = account(store).await;
     let missing = item(acc.user.id, acc.personal, 2, T0);
     assert_not_found(store.put_object(missing.clone(), Some(1)).await);
-    assert_eq!(store.get_object(acc.user.id, missing.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_object(acc.user.id, missing.id).await.unwrap(),
+        None
+    );
 
     let theirs = item(other.user.id, other.personal, 1, T0);
     let rec = store.put_object(theirs.clone(), None).await.unwrap();
     // Into the attacker's own vault and into the owner's vault: both refused.
-    let steal = ObjectWrite { user_id: acc.user.id, vault_id: acc.personal, ..next(&theirs, T0 + 1) };
+    let steal = ObjectWrite {
+        user_id: acc.user.id,
+        vault_id: acc.personal,
+        ..next(&theirs, T0 + 1)
+    };
     assert_not_found(store.put_object(steal, Some(1)).await);
-    let overwrite = ObjectWrite { user_id: acc.user.id, ..next(&theirs, T0 + 1) };
+    let overwrite = ObjectWrite {
+        user_id: acc.user.id,
+        ..next(&theirs, T0 + 1)
+    };
     assert_not_found(store.put_object(overwrite, Some(1)).await);
-    assert_eq!(store.get_object(other.user.id, theirs.id).await.unwrap(), Some(rec));
-    assert_eq!(store.get_object(acc.user.id, theirs.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_object(other.user.id, theirs.id).await.unwrap(),
+        Some(rec)
+    );
+    assert_eq!(
+        store.get_object(acc.user.id, theirs.id).await.unwrap(),
+        None
+    );
 }
 
 /// An update may move the object to another vault of the same user.
@@ -822,12 +1194,26 @@ pub async fn object_move_between_own_vaults<S: Store>(store: &S) {
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
     store.put_object(v1.clone(), None).await.unwrap();
-    let moved = ObjectWrite { vault_id: acc.business, key_wrap: random_bytes(), ..next(&v1, T0 + 1) };
+    let moved = ObjectWrite {
+        vault_id: acc.business,
+        key_wrap: random_bytes(),
+        ..next(&v1, T0 + 1)
+    };
     let rec = store.put_object(moved.clone(), Some(1)).await.unwrap();
     assert_eq!(rec.vault_id, acc.business);
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
-    assert!(store.list_objects(uid, Some(acc.personal)).await.unwrap().is_empty());
-    let in_business: Vec<Uuid> = store.list_objects(uid, Some(acc.business)).await.unwrap().iter().map(|o| o.id).collect();
+    assert!(store
+        .list_objects(uid, Some(acc.personal))
+        .await
+        .unwrap()
+        .is_empty());
+    let in_business: Vec<Uuid> = store
+        .list_objects(uid, Some(acc.business))
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
     assert_eq!(in_business, vec![v1.id]);
 }
 
@@ -837,12 +1223,25 @@ pub async fn object_move_into_foreign_vault_refused<S: Store>(store: &S) {
     let other = account(store).await;
     let v1 = item(acc.user.id, acc.personal, 1, T0);
     let rec = store.put_object(v1.clone(), None).await.unwrap();
-    let into_theirs = ObjectWrite { vault_id: other.personal, ..next(&v1, T0 + 1) };
+    let into_theirs = ObjectWrite {
+        vault_id: other.personal,
+        ..next(&v1, T0 + 1)
+    };
     assert_not_found(store.put_object(into_theirs, Some(1)).await);
-    let into_nothing = ObjectWrite { vault_id: Uuid::new_v4(), ..next(&v1, T0 + 1) };
+    let into_nothing = ObjectWrite {
+        vault_id: Uuid::new_v4(),
+        ..next(&v1, T0 + 1)
+    };
     assert_not_found(store.put_object(into_nothing, Some(1)).await);
-    assert_eq!(store.get_object(acc.user.id, v1.id).await.unwrap(), Some(rec));
-    assert!(store.list_objects(other.user.id, None).await.unwrap().is_empty());
+    assert_eq!(
+        store.get_object(acc.user.id, v1.id).await.unwrap(),
+        Some(rec)
+    );
+    assert!(store
+        .list_objects(other.user.id, None)
+        .await
+        .unwrap()
+        .is_empty());
     // The object is still writable at version 1.
     store.put_object(next(&v1, T0 + 2), Some(1)).await.unwrap();
 }
@@ -854,8 +1253,15 @@ pub async fn object_get_foreign_is_none<S: Store>(store: &S) {
     let w = item(other.user.id, other.personal, 1, T0);
     store.put_object(w.clone(), None).await.unwrap();
     assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
-    assert!(store.get_object(other.user.id, w.id).await.unwrap().is_some());
-    assert_eq!(store.get_object(acc.user.id, Uuid::new_v4()).await.unwrap(), None);
+    assert!(store
+        .get_object(other.user.id, w.id)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store.get_object(acc.user.id, Uuid::new_v4()).await.unwrap(),
+        None
+    );
 }
 
 /// Listing: the user's objects only, optionally one vault, ordered by id.
@@ -868,10 +1274,16 @@ pub async fn object_list_filters_and_orders<S: Store>(store: &S) {
     for i in 0..5 {
         let w = item(uid, acc.personal, 1, T0 + i);
         personal.push(store.put_object(w, None).await.unwrap());
-        let w = ObjectWrite { kind: ObjectKind::Folder, ..item(uid, acc.business, 1, T0 + i) };
+        let w = ObjectWrite {
+            kind: ObjectKind::Folder,
+            ..item(uid, acc.business, 1, T0 + i)
+        };
         business.push(store.put_object(w, None).await.unwrap());
     }
-    store.put_object(item(other.user.id, other.personal, 1, T0), None).await.unwrap();
+    store
+        .put_object(item(other.user.id, other.personal, 1, T0), None)
+        .await
+        .unwrap();
 
     personal.sort_by_key(|o| o.id);
     business.sort_by_key(|o| o.id);
@@ -879,12 +1291,29 @@ pub async fn object_list_filters_and_orders<S: Store>(store: &S) {
     all.sort_by_key(|o| o.id);
 
     assert_eq!(store.list_objects(uid, None).await.unwrap(), all);
-    assert_eq!(store.list_objects(uid, Some(acc.personal)).await.unwrap(), personal);
-    assert_eq!(store.list_objects(uid, Some(acc.business)).await.unwrap(), business);
+    assert_eq!(
+        store.list_objects(uid, Some(acc.personal)).await.unwrap(),
+        personal
+    );
+    assert_eq!(
+        store.list_objects(uid, Some(acc.business)).await.unwrap(),
+        business
+    );
     // Another user's vault id yields nothing, even though it has objects.
-    assert!(store.list_objects(uid, Some(other.personal)).await.unwrap().is_empty());
-    assert_eq!(store.list_objects(other.user.id, None).await.unwrap().len(), 1);
-    assert!(store.list_objects(Uuid::new_v4(), None).await.unwrap().is_empty());
+    assert!(store
+        .list_objects(uid, Some(other.personal))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.list_objects(other.user.id, None).await.unwrap().len(),
+        1
+    );
+    assert!(store
+        .list_objects(Uuid::new_v4(), None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// Deleting at the current version removes the object for good.
@@ -893,9 +1322,15 @@ pub async fn object_delete_hard<S: Store>(store: &S) {
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
     store.put_object(v1.clone(), None).await.unwrap();
-    let v2 = ObjectWrite { trashed: true, ..next(&v1, T0 + 1) };
+    let v2 = ObjectWrite {
+        trashed: true,
+        ..next(&v1, T0 + 1)
+    };
     store.put_object(v2.clone(), Some(1)).await.unwrap();
-    let keep = store.put_object(item(uid, acc.personal, 1, T0), None).await.unwrap();
+    let keep = store
+        .put_object(item(uid, acc.personal, 1, T0), None)
+        .await
+        .unwrap();
 
     store.delete_object(uid, v1.id, 2).await.unwrap();
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), None);
@@ -924,7 +1359,10 @@ pub async fn object_delete_missing_or_foreign<S: Store>(store: &S) {
     let theirs = item(other.user.id, other.personal, 1, T0);
     let rec = store.put_object(theirs.clone(), None).await.unwrap();
     assert_not_found(store.delete_object(acc.user.id, theirs.id, 1).await);
-    assert_eq!(store.get_object(other.user.id, theirs.id).await.unwrap(), Some(rec));
+    assert_eq!(
+        store.get_object(other.user.id, theirs.id).await.unwrap(),
+        Some(rec)
+    );
 }
 
 /// Ten concurrent updates from the same base version: exactly one wins.
@@ -941,7 +1379,11 @@ pub async fn object_concurrent_updates_one_wins<S: Store>(store: &S) {
         set.spawn(async move { (w.clone(), store.put_object(w, Some(1)).await) });
     }
     let results = set.join_all().await;
-    let winners: Vec<&ObjectWrite> = results.iter().filter(|(_, r)| r.is_ok()).map(|(w, _)| w).collect();
+    let winners: Vec<&ObjectWrite> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(w, _)| w)
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one update wins: {results:?}");
     for (_, r) in results.iter().filter(|(_, r)| r.is_err()) {
         match r {
@@ -950,7 +1392,11 @@ pub async fn object_concurrent_updates_one_wins<S: Store>(store: &S) {
         }
     }
     let stored = store.get_object(uid, v1.id).await.unwrap().unwrap();
-    assert_eq!(stored, record_of(winners[0], T0), "the winner's write is the one stored");
+    assert_eq!(
+        stored,
+        record_of(winners[0], T0),
+        "the winner's write is the one stored"
+    );
 }
 
 /// Ten concurrent creates of one id: exactly one wins.
@@ -961,11 +1407,18 @@ pub async fn object_concurrent_creates_one_wins<S: Store>(store: &S) {
     let mut set = tokio::task::JoinSet::new();
     for i in 0..10 {
         let store = store.clone();
-        let w = ObjectWrite { id, ..item(uid, acc.personal, 1, T0 + i) };
+        let w = ObjectWrite {
+            id,
+            ..item(uid, acc.personal, 1, T0 + i)
+        };
         set.spawn(async move { (w.clone(), store.put_object(w, None).await) });
     }
     let results = set.join_all().await;
-    let winners: Vec<&ObjectWrite> = results.iter().filter(|(_, r)| r.is_ok()).map(|(w, _)| w).collect();
+    let winners: Vec<&ObjectWrite> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(w, _)| w)
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one create wins: {results:?}");
     for (_, r) in results.iter().filter(|(_, r)| r.is_err()) {
         match r {
@@ -973,5 +1426,8 @@ pub async fn object_concurrent_creates_one_wins<S: Store>(store: &S) {
             other => panic!("losers get AlreadyExists(\"object\"), got {other:?}"),
         }
     }
-    assert_eq!(store.get_object(uid, id).await.unwrap(), Some(record_of(winners[0], winners[0].now)));
+    assert_eq!(
+        store.get_object(uid, id).await.unwrap(),
+        Some(record_of(winners[0], winners[0].now))
+    );
 }
