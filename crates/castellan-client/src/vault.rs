@@ -189,70 +189,9 @@ impl VaultSession {
         }
     }
 
-    fn item_key(&self, vault: &UnlockedVault, o: &ObjectDto) -> ClientResult<SymmetricKey> {
-        let ctx = Context::item_key_wrap(Uuid::nil(), vault.id, o.id, vault.key_version, ITEM_KEY_VERSION);
-        Ok(crypto::unwrap_key(&vault.key, vault.key_id(), &ctx, o.key_wrap.as_slice())?)
-    }
-
-    fn item_ctx(&self, overview: bool, vault_id: Uuid, item_id: Uuid, version: i64) -> Context {
-        let v = version.max(0) as u64;
-        if overview {
-            Context::item_overview(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, self.account.user_id)
-        } else {
-            Context::item_details(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, self.account.user_id)
-        }
-    }
-
-    fn open_overview(&self, o: &ObjectDto) -> ClientResult<ItemEntry> {
-        let vault = self.vault_for(o.vault_id)?;
-        let key = self.item_key(vault, o)?;
-        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &self.item_ctx(true, o.vault_id, o.id, o.version), o.overview.as_slice())?;
-        let overview: ItemOverview =
-            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has an unreadable overview", o.id)))?;
-        Ok(ItemEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, trashed: o.trashed, overview })
-    }
-
-    fn open_details(&self, o: &ObjectDto) -> ClientResult<ItemData> {
-        let vault = self.vault_for(o.vault_id)?;
-        let key = self.item_key(vault, o)?;
-        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &self.item_ctx(false, o.vault_id, o.id, o.version), o.details.as_slice())?;
-        serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has unreadable details", o.id)))
-    }
-
-    fn open_folder(&self, o: &ObjectDto) -> ClientResult<FolderEntry> {
-        let vault = self.vault_for(o.vault_id)?;
-        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, o.id, o.version.max(0) as u64);
-        let pt = crypto::open(&vault.key, vault.key_id(), &ctx, o.overview.as_slice())?;
-        let data: FolderData =
-            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
-        Ok(FolderEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, data })
-    }
-
-    /// Decrypts a set of objects as returned by the server. Any object that fails its checks
-    /// fails the whole read, naming the objects.
+    /// Decrypts a set of objects as returned by the server and records their versions.
     pub fn decrypt_all(&mut self, objects: &[ObjectDto]) -> ClientResult<Snapshot> {
-        let mut snap = Snapshot { items: Vec::with_capacity(objects.len()), folders: Vec::new() };
-        let mut bad = Vec::new();
-        for o in objects {
-            let r = self.check_version(o.id, o.version).and_then(|_| match o.kind {
-                ObjectKindDto::Item => self.open_overview(o).map(|e| snap.items.push(e)),
-                ObjectKindDto::Folder => self.open_folder(o).map(|f| snap.folders.push(f)),
-            });
-            match r {
-                Ok(()) => {}
-                Err(e @ ClientError::Integrity(_)) => bad.push((o.id, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        if let Some((_, first)) = bad.first() {
-            let ids: Vec<String> = bad.iter().map(|(id, _)| id.to_string()).collect();
-            return Err(ClientError::integrity(format!(
-                "{} object(s) failed verification ({}): {}",
-                bad.len(),
-                ids.join(", "),
-                first.to_string().trim_start_matches("integrity check failed: ").split(". The server").next().unwrap_or("")
-            )));
-        }
+        let snap = codec::decrypt_snapshot(&self.account, &self.seen, objects)?;
         for o in objects {
             self.note_version(o.id, o.version);
         }
@@ -287,25 +226,14 @@ impl VaultSession {
         if o.kind != ObjectKindDto::Item {
             return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
         }
-        let entry = self.open_overview(&o)?;
-        let data = self.open_details(&o)?;
+        let entry = codec::open_overview(&self.account, &o)?;
+        let (data, _) = codec::open_details(&self.account, &o)?;
         if data.overview() != entry.overview {
             return Err(ClientError::integrity(format!("item {id}: overview and details disagree")));
         }
         self.note_version(o.id, o.version);
         self.save_seen()?;
         Ok((entry, data))
-    }
-
-    fn seal_item(&self, vault: &UnlockedVault, item_id: Uuid, key: &SymmetricKey, version: i64, data: &ItemData) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-        let wrap_ctx = Context::item_key_wrap(Uuid::nil(), vault.id, item_id, vault.key_version, ITEM_KEY_VERSION);
-        let key_wrap = crypto::wrap_key(&vault.key, vault.key_id(), &wrap_ctx, key);
-        let kid = item_key_id(item_id, ITEM_KEY_VERSION);
-        let ov = serde_json::to_vec(&data.overview()).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let det = zeroize::Zeroizing::new(serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?);
-        let overview = crypto::seal(key, kid, &self.item_ctx(true, vault.id, item_id, version), &ov);
-        let details = crypto::seal(key, kid, &self.item_ctx(false, vault.id, item_id, version), &det);
-        Ok((key_wrap, overview, details))
     }
 
     async fn put(&mut self, id: Uuid, req: PutObjectRequest) -> ClientResult<ObjectDto> {
@@ -328,7 +256,7 @@ impl VaultSession {
         let id = Uuid::new_v4();
         let vault = self.account.vault(profile)?;
         let key = SymmetricKey::generate();
-        let (key_wrap, overview, details) = self.seal_item(vault, id, &key, 1, data)?;
+        let (key_wrap, overview, details) = codec::seal_item(&self.account, vault, id, &key, 1, data)?;
         let req = PutObjectRequest {
             vault_id: vault.id,
             kind: ObjectKindDto::Item,
@@ -356,9 +284,7 @@ impl VaultSession {
         if o.kind != ObjectKindDto::Item {
             return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
         }
-        let mut data = self.open_details(&o)?;
-        let from = self.vault_for(o.vault_id)?;
-        let key = self.item_key(from, &o)?;
+        let (mut data, key) = codec::open_details(&self.account, &o)?;
         change(&mut data)?;
         data.updated_at = now();
         let target = match to_profile {
@@ -366,7 +292,7 @@ impl VaultSession {
             None => self.vault_for(o.vault_id)?,
         };
         let version = o.version + 1;
-        let (key_wrap, overview, details) = self.seal_item(target, id, &key, version, &data)?;
+        let (key_wrap, overview, details) = codec::seal_item(&self.account, target, id, &key, version, &data)?;
         let req = PutObjectRequest {
             vault_id: target.id,
             kind: ObjectKindDto::Item,
@@ -411,9 +337,7 @@ impl VaultSession {
 
     async fn put_folder(&mut self, vault_id: Uuid, id: Uuid, version: i64, expected: Option<i64>, data: &FolderData) -> ClientResult<()> {
         let vault = self.vault_for(vault_id)?;
-        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, id, version as u64);
-        let pt = serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let overview = crypto::seal(&vault.key, vault.key_id(), &ctx, &pt);
+        let overview = codec::seal_folder(vault, id, version, data)?;
         let req = PutObjectRequest {
             vault_id,
             kind: ObjectKindDto::Folder,
@@ -623,4 +547,110 @@ pub fn by_profile(items: &[ItemEntry]) -> BTreeMap<&'static str, Vec<&ItemEntry>
         m.entry(i.profile.as_str()).or_default().push(i);
     }
     m
+}
+
+/// Envelope sealing and opening for one account. Every context is built here from what the
+/// client expects (its own user id, the vault it holds the key of, the object id and version it
+/// asked for), never from a field the server could choose freely.
+pub mod codec {
+    use super::*;
+
+    fn vault_for(acct: &UnlockedAccount, id: Uuid) -> ClientResult<&UnlockedVault> {
+        acct.vault_by_id(id).ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
+    }
+
+    fn item_key(vault: &UnlockedVault, o: &ObjectDto) -> ClientResult<SymmetricKey> {
+        let ctx = Context::item_key_wrap(Uuid::nil(), vault.id, o.id, vault.key_version, ITEM_KEY_VERSION);
+        Ok(crypto::unwrap_key(&vault.key, vault.key_id(), &ctx, o.key_wrap.as_slice())?)
+    }
+
+    fn item_ctx(acct: &UnlockedAccount, overview: bool, vault_id: Uuid, item_id: Uuid, version: i64) -> Context {
+        let v = version.max(0) as u64;
+        if overview {
+            Context::item_overview(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, acct.user_id)
+        } else {
+            Context::item_details(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, acct.user_id)
+        }
+    }
+
+    pub fn open_overview(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<ItemEntry> {
+        let vault = vault_for(acct, o.vault_id)?;
+        let key = item_key(vault, o)?;
+        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &item_ctx(acct, true, o.vault_id, o.id, o.version), o.overview.as_slice())?;
+        let overview: ItemOverview =
+            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has an unreadable overview", o.id)))?;
+        Ok(ItemEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, trashed: o.trashed, overview })
+    }
+
+    /// The full item and its (unwrapped) item key.
+    pub fn open_details(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<(ItemData, SymmetricKey)> {
+        let vault = vault_for(acct, o.vault_id)?;
+        let key = item_key(vault, o)?;
+        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &item_ctx(acct, false, o.vault_id, o.id, o.version), o.details.as_slice())?;
+        let data = serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has unreadable details", o.id)))?;
+        Ok((data, key))
+    }
+
+    pub fn open_folder(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<FolderEntry> {
+        let vault = vault_for(acct, o.vault_id)?;
+        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, o.id, o.version.max(0) as u64);
+        let pt = crypto::open(&vault.key, vault.key_id(), &ctx, o.overview.as_slice())?;
+        let data: FolderData =
+            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
+        Ok(FolderEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, data })
+    }
+
+    /// Seals an item into (key wrap, overview, details) for `version` in `vault`.
+    pub fn seal_item(
+        acct: &UnlockedAccount,
+        vault: &UnlockedVault,
+        item_id: Uuid,
+        key: &SymmetricKey,
+        version: i64,
+        data: &ItemData,
+    ) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let wrap_ctx = Context::item_key_wrap(Uuid::nil(), vault.id, item_id, vault.key_version, ITEM_KEY_VERSION);
+        let key_wrap = crypto::wrap_key(&vault.key, vault.key_id(), &wrap_ctx, key);
+        let kid = item_key_id(item_id, ITEM_KEY_VERSION);
+        let ov = serde_json::to_vec(&data.overview()).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let det = zeroize::Zeroizing::new(serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?);
+        let overview = crypto::seal(key, kid, &item_ctx(acct, true, vault.id, item_id, version), &ov);
+        let details = crypto::seal(key, kid, &item_ctx(acct, false, vault.id, item_id, version), &det);
+        Ok((key_wrap, overview, details))
+    }
+
+    pub fn seal_folder(vault: &UnlockedVault, id: Uuid, version: i64, data: &FolderData) -> ClientResult<Vec<u8>> {
+        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, id, version.max(0) as u64);
+        let pt = serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(crypto::seal(&vault.key, vault.key_id(), &ctx, &pt))
+    }
+
+    /// Decrypts a listing. Objects older than a version already seen (`seen`) count as
+    /// rollbacks. Any failure fails the whole listing, naming the objects.
+    pub fn decrypt_snapshot(acct: &UnlockedAccount, seen: &SeenVersions, objects: &[ObjectDto]) -> ClientResult<Snapshot> {
+        let mut snap = Snapshot { items: Vec::with_capacity(objects.len()), folders: Vec::new() };
+        let mut bad: Vec<(Uuid, String)> = Vec::new();
+        for o in objects {
+            if let Some(&v) = seen.objects.get(&o.id) {
+                if o.version < v {
+                    bad.push((o.id, format!("object {} was rolled back from version {v} to {}", o.id, o.version)));
+                    continue;
+                }
+            }
+            let r = match o.kind {
+                ObjectKindDto::Item => open_overview(acct, o).map(|e| snap.items.push(e)),
+                ObjectKindDto::Folder => open_folder(acct, o).map(|f| snap.folders.push(f)),
+            };
+            match r {
+                Ok(()) => {}
+                Err(ClientError::Integrity(m)) => bad.push((o.id, m)),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some((_, first)) = bad.first() {
+            let ids: Vec<String> = bad.iter().map(|(id, _)| id.to_string()).collect();
+            return Err(ClientError::integrity(format!("{} object(s) failed verification ({}): {first}", bad.len(), ids.join(", "))));
+        }
+        Ok(snap)
+    }
 }
