@@ -39,7 +39,11 @@ fn report(name: &str, mut d: Vec<Duration>, wall: Duration) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = if quick { 300 } else { 2000 };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let data = tempfile::tempdir().unwrap();
         let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("bench.sqlite3")).await.unwrap();

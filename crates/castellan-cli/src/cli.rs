@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "castellan", version, about = "End-to-end encrypted business password manager", propagate_version = true)]
+#[command(
+    name = "castellan",
+    version,
+    about = "End-to-end encrypted business password manager",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of text (stable shapes, documented in docs/cli.md).
     #[arg(long, global = true)]

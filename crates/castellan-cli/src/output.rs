@@ -4,7 +4,9 @@ use castellan_client::ClientError;
 use castellan_types::ErrorCode;
 
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    let Some(e) = err.downcast_ref::<ClientError>() else { return 1 };
+    let Some(e) = err.downcast_ref::<ClientError>() else {
+        return 1;
+    };
     match e {
         ClientError::NotLoggedIn | ClientError::Locked => 3,
         ClientError::WrongCredentials => 4,

@@ -7,7 +7,10 @@ use anyhow::{bail, Result};
 use zeroize::Zeroizing;
 
 fn from_env(name: &str) -> Option<Zeroizing<String>> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).map(Zeroizing::new)
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Zeroizing::new)
 }
 
 fn hidden(prompt: &str) -> Result<Zeroizing<String>> {

@@ -7,7 +7,8 @@ use common::*;
 use serde_json::Value;
 
 fn error_code(body: &[u8]) -> String {
-    let v: Value = serde_json::from_slice(body).unwrap_or_else(|_| panic!("not a JSON error body: {}", String::from_utf8_lossy(body)));
+    let v: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not a JSON error body: {}", String::from_utf8_lossy(body)));
     v["error"]["code"].as_str().expect("error.code").to_string()
 }
 
@@ -16,29 +17,71 @@ fn the_server_answers_bad_requests_with_stable_json_errors_and_keeps_serving() {
     let server = Server::start();
     let json = [("Content-Type", "application/json")];
 
-    let (status, body) = http(&server.addr, "POST", "/api/v1/auth/login/start", Some(b"{not json"), &json).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/auth/login/start",
+        Some(b"{not json"),
+        &json,
+    )
+    .unwrap();
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), "invalid_request");
 
-    let (status, body) = http(&server.addr, "POST", "/api/v1/auth/login/start", Some(b"{\"email\": 5}"), &json).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/auth/login/start",
+        Some(b"{\"email\": 5}"),
+        &json,
+    )
+    .unwrap();
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), "invalid_request");
 
     let invalid_utf8 = b"{\"email\": \"\xff\xfe@x.com\", \"credential_request\": \"AA\"}";
-    let (status, body) = http(&server.addr, "POST", "/api/v1/auth/login/start", Some(invalid_utf8), &json).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/auth/login/start",
+        Some(invalid_utf8),
+        &json,
+    )
+    .unwrap();
     assert_eq!(status, 400);
     assert_eq!(error_code(&body), "invalid_request");
 
     let big = vec![b'a'; 3 * 1024 * 1024];
-    let (status, body) = http(&server.addr, "POST", "/api/v1/auth/login/start", Some(&big), &json).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/auth/login/start",
+        Some(&big),
+        &json,
+    )
+    .unwrap();
     assert_eq!(status, 413);
     assert_eq!(error_code(&body), "payload_too_large");
 
-    let (status, body) = http(&server.addr, "POST", "/api/v1/auth/login/start", Some(b"{}"), &[]).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/auth/login/start",
+        Some(b"{}"),
+        &[],
+    )
+    .unwrap();
     assert_eq!(status, 400, "missing content type");
     assert_eq!(error_code(&body), "invalid_request");
 
-    let (status, body) = http(&server.addr, "GET", "/api/v1/objects/not-a-uuid", None, &[("Authorization", "Bearer x")]).unwrap();
+    let (status, body) = http(
+        &server.addr,
+        "GET",
+        "/api/v1/objects/not-a-uuid",
+        None,
+        &[("Authorization", "Bearer x")],
+    )
+    .unwrap();
     assert!(status == 400 || status == 401, "{status}");
     assert!(!error_code(&body).is_empty());
 
@@ -80,7 +123,11 @@ fn a_corrupted_client_state_is_reported_and_left_untouched() {
     let (code, msg) = a.fails(&["item", "list"]);
     assert_eq!(code, 1);
     assert!(msg.contains("corrupted"), "{msg}");
-    assert_eq!(std::fs::read(&device).unwrap(), b"{ this is not json", "the broken file is not overwritten");
+    assert_eq!(
+        std::fs::read(&device).unwrap(),
+        b"{ this is not json",
+        "the broken file is not overwritten"
+    );
 
     // Truncated binary garbage too.
     std::fs::write(&device, &original[..original.len() / 2]).unwrap();
@@ -107,21 +154,50 @@ fn cli_usage_errors_are_clear_and_every_command_has_help() {
     assert_eq!(code, 3);
     assert!(msg.contains("not logged in"), "{msg}");
     let out = a.run(&["item", "add"]);
-    assert_eq!(out.status.code(), Some(2), "missing --title is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing --title is a usage error"
+    );
     for cmd in [
-        vec!["--help"], vec!["server", "--help"], vec!["register", "--help"], vec!["login", "--help"], vec!["item", "add", "--help"],
-        vec!["item", "list", "--help"], vec!["item", "get", "--help"], vec!["item", "edit", "--help"], vec!["item", "rm", "--help"],
-        vec!["item", "history", "--help"], vec!["folder", "add", "--help"], vec!["folder", "rm", "--help"], vec!["generate", "--help"],
-        vec!["totp", "--help"], vec!["status", "--help"], vec!["lock", "--help"], vec!["unlock", "--help"], vec!["logout", "--help"],
-        vec!["trash", "--help"], vec!["sessions", "--help"], vec!["change-password", "--help"],
+        vec!["--help"],
+        vec!["server", "--help"],
+        vec!["register", "--help"],
+        vec!["login", "--help"],
+        vec!["item", "add", "--help"],
+        vec!["item", "list", "--help"],
+        vec!["item", "get", "--help"],
+        vec!["item", "edit", "--help"],
+        vec!["item", "rm", "--help"],
+        vec!["item", "history", "--help"],
+        vec!["folder", "add", "--help"],
+        vec!["folder", "rm", "--help"],
+        vec!["generate", "--help"],
+        vec!["totp", "--help"],
+        vec!["status", "--help"],
+        vec!["lock", "--help"],
+        vec!["unlock", "--help"],
+        vec!["logout", "--help"],
+        vec!["trash", "--help"],
+        vec!["sessions", "--help"],
+        vec!["change-password", "--help"],
     ] {
         let out = a.run(&cmd);
         assert!(out.status.success(), "{cmd:?} --help");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{cmd:?}"
+        );
     }
     let (_, msg) = a.fails(&["register", "--server", "ftp://x", "--email", "a@b.c"]);
     assert!(msg.contains("http://"), "{msg}");
-    let (code, msg) = a.fails(&["register", "--server", &format!("http://127.0.0.1:{}", free_port()), "--email", "a@b.example"]);
+    let (code, msg) = a.fails(&[
+        "register",
+        "--server",
+        &format!("http://127.0.0.1:{}", free_port()),
+        "--email",
+        "a@b.example",
+    ]);
     assert_eq!(code, 7, "{msg}");
     assert!(msg.contains("cannot reach the server"), "{msg}");
 }

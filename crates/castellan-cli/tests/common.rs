@@ -40,7 +40,12 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
-        let s = Server { child, url: format!("http://{addr}"), addr, data };
+        let s = Server {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+            data,
+        };
         s.wait_healthy();
         s
     }
@@ -79,11 +84,21 @@ impl Drop for Server {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A minimal HTTP/1.1 client, so tests can send exactly the bytes they want.
-pub fn http(addr: &str, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Option<(u16, Vec<u8>)> {
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -114,7 +129,9 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&[u8]>, headers: 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
         let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
         if n == 0 {
             return out;
@@ -136,7 +153,11 @@ pub struct Device {
 
 impl Device {
     pub fn new() -> Device {
-        Device { home: tempfile::tempdir().unwrap(), password: PASSWORD.to_string(), secret_key: None }
+        Device {
+            home: tempfile::tempdir().unwrap(),
+            password: PASSWORD.to_string(),
+            secret_key: None,
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -173,15 +194,24 @@ impl Device {
         let mut a = args.to_vec();
         a.push("--json");
         let out = self.ok(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("castellan {args:?}: not JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("castellan {args:?}: not JSON ({e}): {out}"))
     }
 
     /// Runs and asserts failure; returns (exit code, stderr).
     pub fn fails(&self, args: &[&str]) -> (i32, String) {
         let out = self.run(args);
-        assert!(!out.status.success(), "castellan {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "castellan {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert_eq!(err.trim().lines().count(), 1, "expected a one-line error, got: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "expected a one-line error, got: {err}"
+        );
         (out.status.code().unwrap_or(-1), err)
     }
 

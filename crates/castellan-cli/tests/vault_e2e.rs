@@ -28,7 +28,12 @@ const SENTINELS: &[&str] = &[
 ];
 
 fn item_ids(list: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = list.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    let mut ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
     ids.sort();
     ids
 }
@@ -41,50 +46,185 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     assert!(sk.starts_with("CK1-"), "secret key format: {sk}");
 
     let login = a.add(&[
-        "--profile", "personal", "--type", "login", "--title", "SentinelTitleGithub7731", "--username", "sentinel-user-4411",
-        "--password", "SentinelPassw0rd!9931", "--url", "https://sentinel-url-5521.example", "--folder",
-        "SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma", "--notes", "SentinelNoteText8812", "--tag", "SentinelTagOmega",
-        "--field", "recovery=SentinelCustomValue2288", "--totp", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        "--profile",
+        "personal",
+        "--type",
+        "login",
+        "--title",
+        "SentinelTitleGithub7731",
+        "--username",
+        "sentinel-user-4411",
+        "--password",
+        "SentinelPassw0rd!9931",
+        "--url",
+        "https://sentinel-url-5521.example",
+        "--folder",
+        "SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma",
+        "--notes",
+        "SentinelNoteText8812",
+        "--tag",
+        "SentinelTagOmega",
+        "--field",
+        "recovery=SentinelCustomValue2288",
+        "--totp",
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
     ]);
     let server_item = a.add(&[
-        "--profile", "business", "--type", "server", "--title", "Web server", "--field", "hostname=web1.corp", "--username", "root",
-        "--generate", "--folder", "Infra/DC1/SentinelBizFolder3",
+        "--profile",
+        "business",
+        "--type",
+        "server",
+        "--title",
+        "Web server",
+        "--field",
+        "hostname=web1.corp",
+        "--username",
+        "root",
+        "--generate",
+        "--folder",
+        "Infra/DC1/SentinelBizFolder3",
     ]);
     let db = a.add(&[
-        "--profile", "business", "--type", "database", "--title", "Orders DB", "--field", "hostname=sentinel-db-host-7.internal",
-        "--field", "port=5432", "--username", "app", "--password", "db-pass-1", "--folder", "Infra/DC1/SentinelBizFolder3",
+        "--profile",
+        "business",
+        "--type",
+        "database",
+        "--title",
+        "Orders DB",
+        "--field",
+        "hostname=sentinel-db-host-7.internal",
+        "--field",
+        "port=5432",
+        "--username",
+        "app",
+        "--password",
+        "db-pass-1",
+        "--folder",
+        "Infra/DC1/SentinelBizFolder3",
     ]);
     let card = a.add(&[
-        "--profile", "personal", "--type", "credit_card", "--title", "Visa", "--field", "cardholder=SentinelCardholder6611",
-        "--field", "number=4111222233334444", "--field", "expiry=12/29", "--field", "cvv=123",
+        "--profile",
+        "personal",
+        "--type",
+        "credit_card",
+        "--title",
+        "Visa",
+        "--field",
+        "cardholder=SentinelCardholder6611",
+        "--field",
+        "number=4111222233334444",
+        "--field",
+        "expiry=12/29",
+        "--field",
+        "cvv=123",
     ]);
-    let wifi = a.add(&["--profile", "business", "--type", "wifi", "--title", "Office wifi", "--field", "ssid=SentinelWifiNet0099", "--password", "wifi-pass"]);
+    let wifi = a.add(&[
+        "--profile",
+        "business",
+        "--type",
+        "wifi",
+        "--title",
+        "Office wifi",
+        "--field",
+        "ssid=SentinelWifiNet0099",
+        "--password",
+        "wifi-pass",
+    ]);
     let lic = a.add(&[
-        "--profile", "business", "--type", "software_license", "--title", "IDE licence", "--field", "license_key=SentinelLicenseKey-ABCD-1234",
+        "--profile",
+        "business",
+        "--type",
+        "software_license",
+        "--title",
+        "IDE licence",
+        "--field",
+        "license_key=SentinelLicenseKey-ABCD-1234",
     ]);
-    let ssh = a.add(&["--profile", "personal", "--type", "ssh_key", "--title", "Deploy key", "--field", "private_key=SentinelSshPrivate5577"]);
-    let note = a.add(&["--profile", "personal", "--type", "secure_note", "--title", "Alarm code", "--notes", "1234#"]);
+    let ssh = a.add(&[
+        "--profile",
+        "personal",
+        "--type",
+        "ssh_key",
+        "--title",
+        "Deploy key",
+        "--field",
+        "private_key=SentinelSshPrivate5577",
+    ]);
+    let note = a.add(&[
+        "--profile",
+        "personal",
+        "--type",
+        "secure_note",
+        "--title",
+        "Alarm code",
+        "--notes",
+        "1234#",
+    ]);
     let all = [&login, &server_item, &db, &card, &wifi, &lic, &ssh, &note];
 
     // The three-level folder exists in both profiles' trees as created.
     let folders = a.json(&["folder", "list"]);
-    let paths: Vec<String> = folders.as_array().unwrap().iter().map(|f| format!("{}:{}", f["profile"].as_str().unwrap(), f["path"].as_str().unwrap())).collect();
-    assert!(paths.contains(&"personal:SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma".to_string()), "{paths:?}");
-    assert!(paths.contains(&"business:Infra/DC1/SentinelBizFolder3".to_string()), "{paths:?}");
+    let paths: Vec<String> = folders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["profile"].as_str().unwrap(),
+                f["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        paths.contains(
+            &"personal:SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma".to_string()
+        ),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"business:Infra/DC1/SentinelBizFolder3".to_string()),
+        "{paths:?}"
+    );
 
     let list_a = a.json(&["item", "list"]);
     assert_eq!(list_a.as_array().unwrap().len(), all.len());
     let personal = a.json(&["item", "list", "--profile", "personal"]);
     assert_eq!(personal.as_array().unwrap().len(), 4);
-    let in_folder = a.json(&["item", "list", "--profile", "business", "--folder", "Infra/DC1/SentinelBizFolder3"]);
-    assert_eq!(item_ids(&in_folder), { let mut v = vec![server_item.clone(), db.clone()]; v.sort(); v });
-    let recursive = a.json(&["item", "list", "--profile", "business", "--folder", "Infra", "--recursive"]);
+    let in_folder = a.json(&[
+        "item",
+        "list",
+        "--profile",
+        "business",
+        "--folder",
+        "Infra/DC1/SentinelBizFolder3",
+    ]);
+    assert_eq!(item_ids(&in_folder), {
+        let mut v = vec![server_item.clone(), db.clone()];
+        v.sort();
+        v
+    });
+    let recursive = a.json(&[
+        "item",
+        "list",
+        "--profile",
+        "business",
+        "--folder",
+        "Infra",
+        "--recursive",
+    ]);
     assert_eq!(recursive.as_array().unwrap().len(), 2);
 
     // A second device logs in with the password and the Secret Key and reads everything back.
     let mut b = Device::new();
     b.secret_key = Some(sk.clone());
-    b.ok(&["login", "--server", &server.url, "--email", "alice@example.com"]);
+    b.ok(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "alice@example.com",
+    ]);
     let list_b = b.json(&["item", "list"]);
     assert_eq!(list_a, list_b, "both devices list the same items");
     for id in all {
@@ -98,14 +238,29 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     assert_eq!(got["password"], "SentinelPassw0rd!9931");
     assert_eq!(got["url"], "https://sentinel-url-5521.example");
     assert_eq!(got["notes"], "SentinelNoteText8812");
-    assert_eq!(got["folder"], "SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma");
+    assert_eq!(
+        got["folder"],
+        "SentinelFolderAlpha/SentinelFolderBeta/SentinelFolderGamma"
+    );
     assert_eq!(got["profile"], "personal");
     assert_eq!(got["custom_fields"][0]["value"], "SentinelCustomValue2288");
-    assert_eq!(b.ok(&["item", "get", &db, "--field", "hostname"]).trim(), "sentinel-db-host-7.internal");
-    assert_eq!(b.json(&["item", "get", &card])["number"], "4111222233334444");
+    assert_eq!(
+        b.ok(&["item", "get", &db, "--field", "hostname"]).trim(),
+        "sentinel-db-host-7.internal"
+    );
+    assert_eq!(
+        b.json(&["item", "get", &card])["number"],
+        "4111222233334444"
+    );
     // Search over titles, usernames, URLs and tags.
-    assert_eq!(item_ids(&b.json(&["item", "list", "--search", "sentinel-url-5521"])), vec![login.clone()]);
-    assert_eq!(item_ids(&b.json(&["item", "list", "--search", "sentineltagomega"])), vec![login.clone()]);
+    assert_eq!(
+        item_ids(&b.json(&["item", "list", "--search", "sentinel-url-5521"])),
+        vec![login.clone()]
+    );
+    assert_eq!(
+        item_ids(&b.json(&["item", "list", "--search", "sentineltagomega"])),
+        vec![login.clone()]
+    );
     // A live TOTP code of 6 digits.
     let code = b.json(&["totp", &login]);
     assert_eq!(code["code"].as_str().unwrap().len(), 6);
@@ -114,7 +269,13 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     let mut wrong_pw = Device::new();
     wrong_pw.password = "not the password at all".into();
     wrong_pw.secret_key = Some(sk.clone());
-    let (code, msg) = wrong_pw.fails(&["login", "--server", &server.url, "--email", "alice@example.com"]);
+    let (code, msg) = wrong_pw.fails(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "alice@example.com",
+    ]);
     assert_eq!(code, 4, "{msg}");
     assert!(msg.contains("wrong master password or Secret Key"), "{msg}");
 
@@ -122,7 +283,13 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     let other_sk = other.register(&server, "bob@example.com");
     let mut wrong_sk = Device::new();
     wrong_sk.secret_key = Some(other_sk);
-    let (code, msg) = wrong_sk.fails(&["login", "--server", &server.url, "--email", "alice@example.com"]);
+    let (code, msg) = wrong_sk.fails(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "alice@example.com",
+    ]);
     assert_eq!(code, 4, "{msg}");
     assert!(msg.contains("wrong master password or Secret Key"), "{msg}");
 
@@ -131,12 +298,24 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
     typo_sk.secret_key = Some(typo);
-    let (_, msg) = typo_sk.fails(&["login", "--server", &server.url, "--email", "alice@example.com"]);
+    let (_, msg) = typo_sk.fails(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "alice@example.com",
+    ]);
     assert!(msg.to_lowercase().contains("secret key"), "{msg}");
 
     let mut unknown = Device::new();
     unknown.secret_key = Some(sk.clone());
-    let (code, _) = unknown.fails(&["login", "--server", &server.url, "--email", "nobody@example.com"]);
+    let (code, _) = unknown.fails(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "nobody@example.com",
+    ]);
     assert_eq!(code, 4);
 
     // Zero knowledge: the database (and its WAL) hold none of the sentinels, the master
@@ -151,8 +330,16 @@ fn register_add_many_types_and_read_back_identically_on_a_second_device() {
     secrets.push(sk.replace('-', ""));
     for s in &secrets {
         for f in [&db_path, &wal] {
-            assert!(!file_contains(f, s.as_bytes()), "{} contains {s:?}", f.display());
-            assert!(!file_contains(f, s.to_lowercase().as_bytes()), "{} contains {s:?} (lowercase)", f.display());
+            assert!(
+                !file_contains(f, s.as_bytes()),
+                "{} contains {s:?}",
+                f.display()
+            );
+            assert!(
+                !file_contains(f, s.to_lowercase().as_bytes()),
+                "{} contains {s:?} (lowercase)",
+                f.display()
+            );
         }
     }
 }
@@ -162,13 +349,37 @@ fn edit_history_trash_folders_lock_and_logout() {
     let server = Server::start();
     let mut a = Device::new();
     a.register(&server, "carol@example.com");
-    let id = a.add(&["--title", "Mail", "--type", "email", "--username", "carol@corp.example", "--password", "first-pass", "--folder", "Work/Mail"]);
+    let id = a.add(&[
+        "--title",
+        "Mail",
+        "--type",
+        "email",
+        "--username",
+        "carol@corp.example",
+        "--password",
+        "first-pass",
+        "--folder",
+        "Work/Mail",
+    ]);
 
     // Password history on every password change.
     a.ok(&["item", "edit", &id, "--password", "second-pass"]);
-    a.ok(&["item", "edit", &id, "--password", "third-pass", "--title", "Work mail"]);
+    a.ok(&[
+        "item",
+        "edit",
+        &id,
+        "--password",
+        "third-pass",
+        "--title",
+        "Work mail",
+    ]);
     let hist = a.json(&["item", "history", &id]);
-    let olds: Vec<&str> = hist.as_array().unwrap().iter().map(|h| h["password"].as_str().unwrap()).collect();
+    let olds: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["password"].as_str().unwrap())
+        .collect();
     assert_eq!(olds, vec!["second-pass", "first-pass"]);
     let got = a.json(&["item", "get", &id]);
     assert_eq!(got["password"], "third-pass");
@@ -183,7 +394,15 @@ fn edit_history_trash_folders_lock_and_logout() {
     assert_eq!(moved["profile"], "business");
     assert_eq!(moved["folder"], Value::Null);
     assert_eq!(moved["password"], "third-pass");
-    a.ok(&["item", "mv", &id, "--profile", "personal", "--folder", "Work/Mail"]);
+    a.ok(&[
+        "item",
+        "mv",
+        &id,
+        "--profile",
+        "personal",
+        "--folder",
+        "Work/Mail",
+    ]);
 
     // Folders: rename, move (no cycles), delete with an explicit choice.
     a.ok(&["folder", "add", "Work/Mail/Old"]);
@@ -195,7 +414,11 @@ fn edit_history_trash_folders_lock_and_logout() {
     let (code, msg) = a.fails(&["folder", "rm", "Work"]);
     assert_eq!(code, 1);
     assert!(msg.contains("not empty"), "{msg}");
-    assert_eq!(a.json(&["item", "get", &id])["folder"], "Work/Email", "a refused delete changes nothing");
+    assert_eq!(
+        a.json(&["item", "get", &id])["folder"],
+        "Work/Email",
+        "a refused delete changes nothing"
+    );
     a.ok(&["folder", "rm", "Work/Email", "--items", "move-to-parent"]);
     assert_eq!(a.json(&["item", "get", &id])["folder"], "Work");
     a.ok(&["folder", "rm", "Work", "--items", "trash"]);
@@ -223,7 +446,11 @@ fn edit_history_trash_folders_lock_and_logout() {
     let (code, msg) = a.fails(&["item", "list"]);
     assert_eq!(code, 3);
     assert!(msg.contains("locked"), "{msg}");
-    let mut wrong = Device { home: tempfile::tempdir().unwrap(), password: "wrong password!".into(), secret_key: None };
+    let mut wrong = Device {
+        home: tempfile::tempdir().unwrap(),
+        password: "wrong password!".into(),
+        secret_key: None,
+    };
     std::mem::swap(&mut wrong.home, &mut a.home);
     let (_, msg) = wrong.fails(&["unlock"]);
     assert!(msg.contains("wrong master password"), "{msg}");
@@ -247,10 +474,24 @@ fn master_password_change_keeps_the_vault_and_signs_out_other_devices() {
     let id = a.add(&["--title", "Router", "--password", "router-pass"]);
     let mut b = Device::new();
     b.secret_key = Some(sk.clone());
-    b.ok(&["login", "--server", &server.url, "--email", "dan@example.com"]);
+    b.ok(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "dan@example.com",
+    ]);
 
-    let out = a.cmd(&["change-password", "--json"]).env("CASTELLAN_NEW_PASSWORD", "a brand new passphrase 9").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = a
+        .cmd(&["change-password", "--json"])
+        .env("CASTELLAN_NEW_PASSWORD", "a brand new passphrase 9")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     a.password = "a brand new passphrase 9".into();
     assert_eq!(a.json(&["item", "get", &id])["password"], "router-pass");
 
@@ -258,12 +499,24 @@ fn master_password_change_keeps_the_vault_and_signs_out_other_devices() {
     let (_, msg) = b.fails(&["item", "list"]);
     assert!(msg.contains("login"), "{msg}");
     b.password = "a brand new passphrase 9".into();
-    b.ok(&["login", "--server", &server.url, "--email", "dan@example.com"]);
+    b.ok(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "dan@example.com",
+    ]);
     assert_eq!(b.json(&["item", "get", &id])["password"], "router-pass");
 
     // The old password no longer logs in anywhere.
     let mut c = Device::new();
     c.secret_key = Some(sk);
-    let (code, _) = c.fails(&["login", "--server", &server.url, "--email", "dan@example.com"]);
+    let (code, _) = c.fails(&[
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "dan@example.com",
+    ]);
     assert_eq!(code, 4);
 }

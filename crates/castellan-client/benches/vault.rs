@@ -20,7 +20,12 @@ fn account() -> UnlockedAccount {
         encryption: HpkePrivateKey::generate(),
         vaults: [VaultKindDto::Personal, VaultKindDto::Business]
             .into_iter()
-            .map(|kind| UnlockedVault { id: Uuid::new_v4(), kind, key: SymmetricKey::generate(), key_version: 1 })
+            .map(|kind| UnlockedVault {
+                id: Uuid::new_v4(),
+                kind,
+                key: SymmetricKey::generate(),
+                key_version: 1,
+            })
             .collect(),
     }
 }
@@ -29,15 +34,32 @@ fn vault_of(acct: &UnlockedAccount, n: usize) -> Vec<ObjectDto> {
     (0..n)
         .map(|i| {
             let vault = &acct.vaults[i % 2];
-            let mut d = ItemData::new(ItemType::Login, &format!("Service {i} at customer {}", i % 97), 1).unwrap();
-            d.set_field("username", &format!("user{i}@customer{}.example", i % 97), 1).unwrap();
-            d.set_field("password", &format!("pw-{i}-xxxxxxxxxxxxxxxx"), 1).unwrap();
-            d.set_field("url", &format!("https://app{i}.customer{}.example/login", i % 97), 1).unwrap();
+            let mut d = ItemData::new(
+                ItemType::Login,
+                &format!("Service {i} at customer {}", i % 97),
+                1,
+            )
+            .unwrap();
+            d.set_field(
+                "username",
+                &format!("user{i}@customer{}.example", i % 97),
+                1,
+            )
+            .unwrap();
+            d.set_field("password", &format!("pw-{i}-xxxxxxxxxxxxxxxx"), 1)
+                .unwrap();
+            d.set_field(
+                "url",
+                &format!("https://app{i}.customer{}.example/login", i % 97),
+                1,
+            )
+            .unwrap();
             d.tags = vec![format!("team{}", i % 7)];
             d.notes = "some notes that make the details envelope a realistic size".repeat(3);
             let id = Uuid::new_v4();
             let key = SymmetricKey::generate();
-            let (key_wrap, overview, details) = codec::seal_item(acct, vault, id, &key, 1, &d).unwrap();
+            let (key_wrap, overview, details) =
+                codec::seal_item(acct, vault, id, &key, 1, &d).unwrap();
             ObjectDto {
                 id,
                 vault_id: vault.id,
@@ -70,9 +92,15 @@ fn bench(c: &mut Criterion) {
     });
     let snap = codec::decrypt_snapshot(&acct, &seen, &objects).unwrap();
     let idx = snap.index();
-    g.bench_function("search_substring", |b| b.iter(|| idx.search("customer42 team3")));
-    g.bench_function("search_no_match", |b| b.iter(|| idx.search("zzzz-not-there")));
-    g.bench_function("open_one_item_details", |b| b.iter(|| codec::open_details(&acct, &objects[1234]).unwrap()));
+    g.bench_function("search_substring", |b| {
+        b.iter(|| idx.search("customer42 team3"))
+    });
+    g.bench_function("search_no_match", |b| {
+        b.iter(|| idx.search("zzzz-not-there"))
+    });
+    g.bench_function("open_one_item_details", |b| {
+        b.iter(|| codec::open_details(&acct, &objects[1234]).unwrap())
+    });
     g.finish();
 }
 

@@ -5,7 +5,9 @@
 //! On a device, the AK is also wrapped under a local unlock key (Argon2id of the password, mixed
 //! with the Secret Key), so a device can unlock without the server.
 
-use castellan_crypto::{self as crypto, Context, HpkePrivateKey, KsfParams, SecretKey, SigningKey, SymmetricKey};
+use castellan_crypto::{
+    self as crypto, Context, HpkePrivateKey, KsfParams, SecretKey, SigningKey, SymmetricKey,
+};
 use castellan_types::*;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -46,16 +48,17 @@ pub struct UnlockedAccount {
 
 impl std::fmt::Debug for UnlockedAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnlockedAccount").field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("UnlockedAccount")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 
 impl UnlockedAccount {
     pub fn vault(&self, kind: VaultKindDto) -> ClientResult<&UnlockedVault> {
-        self.vaults
-            .iter()
-            .find(|v| v.kind == kind)
-            .ok_or_else(|| ClientError::integrity(format!("the {} vault is missing", kind.as_str())))
+        self.vaults.iter().find(|v| v.kind == kind).ok_or_else(|| {
+            ClientError::integrity(format!("the {} vault is missing", kind.as_str()))
+        })
     }
     pub fn vault_by_id(&self, id: Uuid) -> Option<&UnlockedVault> {
         self.vaults.iter().find(|v| v.id == id)
@@ -79,11 +82,19 @@ fn key_binding_body(user_id: Uuid, k: &AccountKeyset) -> Vec<u8> {
 }
 
 fn ksf_params(p: KsfProfile) -> KsfParams {
-    KsfParams { m_kib: p.m_kib, t: p.t, p: p.p }
+    KsfParams {
+        m_kib: p.m_kib,
+        t: p.t,
+        p: p.p,
+    }
 }
 
 fn ksf_profile(p: KsfParams) -> KsfProfile {
-    KsfProfile { m_kib: p.m_kib, t: p.t, p: p.p }
+    KsfProfile {
+        m_kib: p.m_kib,
+        t: p.t,
+        p: p.p,
+    }
 }
 
 /// Refuses KSF parameters below the compiled floor or below what this device pinned. Runs
@@ -104,41 +115,80 @@ pub fn check_ksf(offered: KsfProfile, pinned: Option<KsfProfile>) -> ClientResul
 
 /// Opens a key set with the account key, checking every binding. Refuses a key set that is
 /// missing, another user's, or does not match its own signatures.
-pub fn open_account(user_id: Uuid, email: &str, ak: SymmetricKey, account: &AccountResponse) -> ClientResult<UnlockedAccount> {
+pub fn open_account(
+    user_id: Uuid,
+    email: &str,
+    ak: SymmetricKey,
+    account: &AccountResponse,
+) -> ClientResult<UnlockedAccount> {
     let k = &account.keyset;
     if account.user_id != user_id {
-        return Err(ClientError::integrity("the server returned another account's keys"));
+        return Err(ClientError::integrity(
+            "the server returned another account's keys",
+        ));
     }
     if k.format != 1 {
         return Err(ClientError::integrity("unknown key set format"));
     }
     let akid = ak_id(user_id, k.ak_version);
-    let seed = crypto::open(&ak, akid, &Context::private_key_wrap(user_id, k.signing_key_id, "sig"), k.signing_key_wrap.as_slice())?;
-    let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| ClientError::integrity("bad signing key"))?;
+    let seed = crypto::open(
+        &ak,
+        akid,
+        &Context::private_key_wrap(user_id, k.signing_key_id, "sig"),
+        k.signing_key_wrap.as_slice(),
+    )?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| ClientError::integrity("bad signing key"))?;
     let signing = SigningKey::from_seed(seed);
     if signing.verifying_key().to_bytes().as_slice() != k.signing_public_key.as_slice() {
-        return Err(ClientError::integrity("the signing public key does not match the account's private key"));
+        return Err(ClientError::integrity(
+            "the signing public key does not match the account's private key",
+        ));
     }
-    let enc = crypto::open(&ak, akid, &Context::private_key_wrap(user_id, k.encryption_key_id, "enc"), k.encryption_key_wrap.as_slice())?;
-    let enc: [u8; 32] = enc.as_slice().try_into().map_err(|_| ClientError::integrity("bad encryption key"))?;
+    let enc = crypto::open(
+        &ak,
+        akid,
+        &Context::private_key_wrap(user_id, k.encryption_key_id, "enc"),
+        k.encryption_key_wrap.as_slice(),
+    )?;
+    let enc: [u8; 32] = enc
+        .as_slice()
+        .try_into()
+        .map_err(|_| ClientError::integrity("bad encryption key"))?;
     let encryption = HpkePrivateKey::from_bytes(enc);
     if encryption.public_key().to_bytes().as_slice() != k.encryption_public_key.as_slice() {
-        return Err(ClientError::integrity("the encryption public key does not match the account's private key"));
+        return Err(ClientError::integrity(
+            "the encryption public key does not match the account's private key",
+        ));
     }
     signing
         .verifying_key()
-        .verify_statement(KEY_BINDING, &key_binding_body(user_id, k), k.key_binding_signature.as_slice())
+        .verify_statement(
+            KEY_BINDING,
+            &key_binding_body(user_id, k),
+            k.key_binding_signature.as_slice(),
+        )
         .map_err(|_| ClientError::integrity("the key binding signature is invalid"))?;
 
     let mut vaults = Vec::new();
     for kind in [VaultKindDto::Personal, VaultKindDto::Business] {
         let mut matching = account.vaults.iter().filter(|v| v.kind == kind);
         let (Some(v), None) = (matching.next(), matching.next()) else {
-            return Err(ClientError::integrity(format!("the account must have exactly one {} vault", kind.as_str())));
+            return Err(ClientError::integrity(format!(
+                "the account must have exactly one {} vault",
+                kind.as_str()
+            )));
         };
         let ctx = Context::vault_key_wrap(user_id, v.id, v.key_version, kind.as_str());
         let key = crypto::unwrap_key(&ak, akid, &ctx, v.key_wrap.as_slice())?;
-        vaults.push(UnlockedVault { id: v.id, kind, key, key_version: v.key_version });
+        vaults.push(UnlockedVault {
+            id: v.id,
+            kind,
+            key,
+            key_version: v.key_version,
+        });
     }
     Ok(UnlockedAccount {
         user_id,
@@ -151,15 +201,30 @@ pub fn open_account(user_id: Uuid, email: &str, ak: SymmetricKey, account: &Acco
     })
 }
 
-fn new_account_material(user_id: Uuid, ak: &SymmetricKey, account_key_wrap: Vec<u8>, ksf: KsfParams) -> (AccountKeyset, Vec<VaultDto>) {
+fn new_account_material(
+    user_id: Uuid,
+    ak: &SymmetricKey,
+    account_key_wrap: Vec<u8>,
+    ksf: KsfParams,
+) -> (AccountKeyset, Vec<VaultDto>) {
     let ak_version = 1;
     let akid = ak_id(user_id, ak_version);
     let signing = SigningKey::generate();
     let encryption = HpkePrivateKey::generate();
     let (signing_key_id, encryption_key_id) = (Uuid::new_v4(), Uuid::new_v4());
-    let signing_key_wrap = crypto::seal(ak, akid, &Context::private_key_wrap(user_id, signing_key_id, "sig"), signing.seed());
+    let signing_key_wrap = crypto::seal(
+        ak,
+        akid,
+        &Context::private_key_wrap(user_id, signing_key_id, "sig"),
+        signing.seed(),
+    );
     let enc_bytes = encryption.to_bytes();
-    let encryption_key_wrap = crypto::seal(ak, akid, &Context::private_key_wrap(user_id, encryption_key_id, "enc"), &enc_bytes[..]);
+    let encryption_key_wrap = crypto::seal(
+        ak,
+        akid,
+        &Context::private_key_wrap(user_id, encryption_key_id, "enc"),
+        &enc_bytes[..],
+    );
     let mut keyset = AccountKeyset {
         format: 1,
         ak_version,
@@ -173,14 +238,22 @@ fn new_account_material(user_id: Uuid, ak: &SymmetricKey, account_key_wrap: Vec<
         encryption_key_wrap: encryption_key_wrap.into(),
         key_binding_signature: Bytes::default(),
     };
-    keyset.key_binding_signature = signing.sign_statement(KEY_BINDING, &key_binding_body(user_id, &keyset)).to_vec().into();
+    keyset.key_binding_signature = signing
+        .sign_statement(KEY_BINDING, &key_binding_body(user_id, &keyset))
+        .to_vec()
+        .into();
     let vaults = [VaultKindDto::Personal, VaultKindDto::Business]
         .into_iter()
         .map(|kind| {
             let id = Uuid::new_v4();
             let key = SymmetricKey::generate();
             let ctx = Context::vault_key_wrap(user_id, id, 1, kind.as_str());
-            VaultDto { id, kind, key_wrap: crypto::wrap_key(ak, akid, &ctx, &key).into(), key_version: 1 }
+            VaultDto {
+                id,
+                kind,
+                key_wrap: crypto::wrap_key(ak, akid, &ctx, &key).into(),
+                key_version: 1,
+            }
         })
         .collect();
     (keyset, vaults)
@@ -195,15 +268,23 @@ pub struct Registered {
 
 fn check_new_password(password: &str) -> ClientResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ClientError::Invalid(format!("the master password must have at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(ClientError::Invalid(format!(
+            "the master password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     Ok(())
 }
 
-fn refuse_other_account(home: &Home, server: &str, email: &str) -> ClientResult<Option<DeviceState>> {
+fn refuse_other_account(
+    home: &Home,
+    server: &str,
+    email: &str,
+) -> ClientResult<Option<DeviceState>> {
     let existing = home.load_device()?;
     if let Some(s) = &existing {
-        if !s.email.eq_ignore_ascii_case(email.trim()) || s.server.trim_end_matches('/') != server.trim().trim_end_matches('/') {
+        if !s.email.eq_ignore_ascii_case(email.trim())
+            || s.server.trim_end_matches('/') != server.trim().trim_end_matches('/')
+        {
             return Err(ClientError::Invalid(format!(
                 "{} already holds the account {} on {}; run `castellan logout` first or use another CASTELLAN_HOME",
                 home.dir().display(),
@@ -217,7 +298,13 @@ fn refuse_other_account(home: &Home, server: &str, email: &str) -> ClientResult<
 
 /// Creates an account: generates the Secret Key and every key, registers with OPAQUE, then
 /// logs this device in.
-pub async fn register(home: &Home, server: &str, email: &str, password: &str, device_name: &str) -> ClientResult<(Registered, UnlockedAccount)> {
+pub async fn register(
+    home: &Home,
+    server: &str,
+    email: &str,
+    password: &str,
+    device_name: &str,
+) -> ClientResult<(Registered, UnlockedAccount)> {
     if let Some(s) = home.load_device()? {
         return Err(ClientError::Invalid(format!(
             "{} already holds the account {}; run `castellan logout` first or use another CASTELLAN_HOME",
@@ -232,14 +319,27 @@ pub async fn register(home: &Home, server: &str, email: &str, password: &str, de
     let user_id = Uuid::new_v4();
     let (state, request) = crypto::client_registration_start(&pw_in)?;
     let start = api
-        .register_start(&RegisterStartRequest { email: email.trim().to_string(), user_id, registration_request: request.into() })
+        .register_start(&RegisterStartRequest {
+            email: email.trim().to_string(),
+            user_id,
+            registration_request: request.into(),
+        })
         .await?;
     let ksf = check_ksf(start.ksf, None)?;
-    let (upload, export_key, _server_pk) =
-        crypto::client_registration_finish(state, &pw_in, start.registration_response.as_slice(), ksf)?;
+    let (upload, export_key, _server_pk) = crypto::client_registration_finish(
+        state,
+        &pw_in,
+        start.registration_response.as_slice(),
+        ksf,
+    )?;
     let auk = crypto::account_unlock_key(&export_key, user_id);
     let ak = SymmetricKey::generate();
-    let account_key_wrap = crypto::wrap_key(&auk, auk_id(user_id), &Context::account_key_wrap(user_id, 1), &ak);
+    let account_key_wrap = crypto::wrap_key(
+        &auk,
+        auk_id(user_id),
+        &Context::account_key_wrap(user_id, 1),
+        &ak,
+    );
     let (keyset, vaults) = new_account_material(user_id, &ak, account_key_wrap, ksf);
     api.register_finish(&RegisterFinishRequest {
         email: email.trim().to_string(),
@@ -250,8 +350,23 @@ pub async fn register(home: &Home, server: &str, email: &str, password: &str, de
     })
     .await?;
     let secret_key = sk.to_display();
-    let unlocked = login(home, server, email, password, Some(&secret_key), device_name).await?;
-    Ok((Registered { user_id, email: email.trim().to_lowercase(), secret_key }, unlocked))
+    let unlocked = login(
+        home,
+        server,
+        email,
+        password,
+        Some(&secret_key),
+        device_name,
+    )
+    .await?;
+    Ok((
+        Registered {
+            user_id,
+            email: email.trim().to_lowercase(),
+            secret_key,
+        },
+        unlocked,
+    ))
 }
 
 /// Logs this device in with the master password and the Secret Key (from the argument, or the
@@ -268,23 +383,36 @@ pub async fn login(
     let sk = match (secret_key, &existing) {
         (Some(text), _) => SecretKey::parse(text)?,
         (None, Some(s)) => SecretKey::parse(&s.secret_key)?,
-        (None, None) => return Err(ClientError::Invalid("the Secret Key is required to log in on a new device".into())),
+        (None, None) => {
+            return Err(ClientError::Invalid(
+                "the Secret Key is required to log in on a new device".into(),
+            ))
+        }
     };
     let api = ApiClient::new(server)?;
     let pw_in = crypto::password_input(password, &sk);
     let (state, request) = crypto::client_login_start(&pw_in)?;
-    let start = api.login_start(&LoginStartRequest { email: email.trim().to_string(), credential_request: request.into() }).await?;
+    let start = api
+        .login_start(&LoginStartRequest {
+            email: email.trim().to_string(),
+            credential_request: request.into(),
+        })
+        .await?;
     let ksf = check_ksf(start.ksf, existing.as_ref().map(|s| s.ksf))?;
     if let Some(s) = &existing {
         if s.user_id != start.user_id {
-            return Err(ClientError::integrity("the server returned a different account id than this device pinned"));
+            return Err(ClientError::integrity(
+                "the server returned a different account id than this device pinned",
+            ));
         }
     }
     let (finalization, _session_key, export_key, server_pk) =
         crypto::client_login_finish(state, &pw_in, start.credential_response.as_slice(), ksf)?;
     if let Some(s) = &existing {
         if !crypto::ct_eq(s.server_public_key.as_slice(), &server_pk) {
-            return Err(ClientError::integrity("the server's OPAQUE key differs from the one pinned on this device"));
+            return Err(ClientError::integrity(
+                "the server's OPAQUE key differs from the one pinned on this device",
+            ));
         }
     }
     let finish = api
@@ -295,13 +423,18 @@ pub async fn login(
         })
         .await
         .map_err(|e| match e {
-            ClientError::Api { code: ErrorCode::InvalidCredentials, .. } => ClientError::WrongCredentials,
+            ClientError::Api {
+                code: ErrorCode::InvalidCredentials,
+                ..
+            } => ClientError::WrongCredentials,
             other => other,
         })?;
     let account = finish.account.clone();
     let user_id = start.user_id;
     if account.keyset.ksf != start.ksf {
-        return Err(ClientError::integrity("the key set's KSF profile differs from the one used to log in"));
+        return Err(ClientError::integrity(
+            "the key set's KSF profile differs from the one used to log in",
+        ));
     }
     let auk = crypto::account_unlock_key(&export_key, user_id);
     let ak = crypto::unwrap_key(
@@ -310,10 +443,17 @@ pub async fn login(
         &Context::account_key_wrap(user_id, account.keyset.ak_version),
         account.keyset.account_key_wrap.as_slice(),
     )
-    .map_err(|_| ClientError::integrity("the account key does not open with this login (another account's key, or tampered)"))?;
+    .map_err(|_| {
+        ClientError::integrity(
+            "the account key does not open with this login (another account's key, or tampered)",
+        )
+    })?;
     let unlocked = open_account(user_id, &account.email, ak, &account)?;
 
-    let device_id = existing.as_ref().map(|s| s.device_id).unwrap_or_else(Uuid::new_v4);
+    let device_id = existing
+        .as_ref()
+        .map(|s| s.device_id)
+        .unwrap_or_else(Uuid::new_v4);
     let device_salt = match &existing {
         Some(s) => s.device_salt.clone(),
         None => {
@@ -322,7 +462,14 @@ pub async fn login(
             Bytes(salt)
         }
     };
-    let local_wrap = local_wrap(password, &sk, &device_salt, device_id, user_id, &unlocked.ak)?;
+    let local_wrap = local_wrap(
+        password,
+        &sk,
+        &device_salt,
+        device_id,
+        user_id,
+        &unlocked.ak,
+    )?;
     let state = DeviceState {
         format: 1,
         server: api.base_url().to_string(),
@@ -344,19 +491,42 @@ pub async fn login(
 }
 
 fn salt16(b: &Bytes) -> ClientResult<[u8; 16]> {
-    b.as_slice().try_into().map_err(|_| ClientError::CorruptState { path: "device.json".into(), detail: "bad device salt".into() })
+    b.as_slice()
+        .try_into()
+        .map_err(|_| ClientError::CorruptState {
+            path: "device.json".into(),
+            detail: "bad device salt".into(),
+        })
 }
 
-fn local_wrap(password: &str, sk: &SecretKey, salt: &Bytes, device_id: Uuid, user_id: Uuid, ak: &SymmetricKey) -> ClientResult<Vec<u8>> {
+fn local_wrap(
+    password: &str,
+    sk: &SecretKey,
+    salt: &Bytes,
+    device_id: Uuid,
+    user_id: Uuid,
+    ak: &SymmetricKey,
+) -> ClientResult<Vec<u8>> {
     let luk = crypto::local_unlock_key(password, sk, &salt16(salt)?, device_id, KsfParams::FLOOR)?;
-    Ok(crypto::wrap_key(&luk, luk_id(device_id), &Context::local_device_wrap(user_id, device_id), ak))
+    Ok(crypto::wrap_key(
+        &luk,
+        luk_id(device_id),
+        &Context::local_device_wrap(user_id, device_id),
+        ak,
+    ))
 }
 
 /// Unlocks the account on this device from the master password, without the server.
 pub fn unlock_local(home: &Home, password: &str) -> ClientResult<(DeviceState, UnlockedAccount)> {
     let state = home.device()?;
     let sk = SecretKey::parse(&state.secret_key)?;
-    let luk = crypto::local_unlock_key(password, &sk, &salt16(&state.device_salt)?, state.device_id, KsfParams::FLOOR)?;
+    let luk = crypto::local_unlock_key(
+        password,
+        &sk,
+        &salt16(&state.device_salt)?,
+        state.device_id,
+        KsfParams::FLOOR,
+    )?;
     let ak = crypto::unwrap_key(
         &luk,
         luk_id(state.device_id),
@@ -370,24 +540,44 @@ pub fn unlock_local(home: &Home, password: &str) -> ClientResult<(DeviceState, U
 
 /// Changes the master password: a new OPAQUE registration and a re-wrap of the account key.
 /// Vault and item keys do not change. Other sessions of the account are revoked by the server.
-pub async fn change_password(home: &Home, unlocked: &UnlockedAccount, new_password: &str) -> ClientResult<u64> {
+pub async fn change_password(
+    home: &Home,
+    unlocked: &UnlockedAccount,
+    new_password: &str,
+) -> ClientResult<u64> {
     check_new_password(new_password)?;
     let mut state = home.device()?;
     let sk = SecretKey::parse(&state.secret_key)?;
     let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
     let pw_in = crypto::password_input(new_password, &sk);
     let (reg, request) = crypto::client_registration_start(&pw_in)?;
-    let start = api.password_change_start(&PasswordChangeStartRequest { registration_request: request.into() }).await?;
+    let start = api
+        .password_change_start(&PasswordChangeStartRequest {
+            registration_request: request.into(),
+        })
+        .await?;
     let ksf = check_ksf(start.ksf, Some(state.ksf))?;
-    let (upload, export_key, server_pk) = crypto::client_registration_finish(reg, &pw_in, start.registration_response.as_slice(), ksf)?;
+    let (upload, export_key, server_pk) = crypto::client_registration_finish(
+        reg,
+        &pw_in,
+        start.registration_response.as_slice(),
+        ksf,
+    )?;
     if !crypto::ct_eq(state.server_public_key.as_slice(), &server_pk) {
-        return Err(ClientError::integrity("the server's OPAQUE key differs from the one pinned on this device"));
+        return Err(ClientError::integrity(
+            "the server's OPAQUE key differs from the one pinned on this device",
+        ));
     }
     let user_id = state.user_id;
     let auk = crypto::account_unlock_key(&export_key, user_id);
     let mut keyset = state.account.keyset.clone();
-    keyset.account_key_wrap =
-        crypto::wrap_key(&auk, auk_id(user_id), &Context::account_key_wrap(user_id, unlocked.ak_version), &unlocked.ak).into();
+    keyset.account_key_wrap = crypto::wrap_key(
+        &auk,
+        auk_id(user_id),
+        &Context::account_key_wrap(user_id, unlocked.ak_version),
+        &unlocked.ak,
+    )
+    .into();
     keyset.ksf = ksf_profile(ksf);
     let done = api
         .password_change_finish(&PasswordChangeFinishRequest {
@@ -396,7 +586,15 @@ pub async fn change_password(home: &Home, unlocked: &UnlockedAccount, new_passwo
             keyset: keyset.clone(),
         })
         .await?;
-    state.local_wrap = local_wrap(new_password, &sk, &state.device_salt, state.device_id, user_id, &unlocked.ak)?.into();
+    state.local_wrap = local_wrap(
+        new_password,
+        &sk,
+        &state.device_salt,
+        state.device_id,
+        user_id,
+        &unlocked.ak,
+    )?
+    .into();
     state.account.keyset = keyset;
     state.account.credentials_version = done.credentials_version;
     state.ksf = ksf_profile(ksf);
@@ -409,7 +607,11 @@ pub async fn change_password(home: &Home, unlocked: &UnlockedAccount, new_passwo
 pub async fn logout(home: &Home) -> ClientResult<bool> {
     let state = home.device()?;
     let confirmed = match ApiClient::new(&state.server) {
-        Ok(api) => api.with_token(state.session_token.clone()).logout().await.is_ok(),
+        Ok(api) => api
+            .with_token(state.session_token.clone())
+            .logout()
+            .await
+            .is_ok(),
         Err(_) => false,
     };
     home.clear()?;

@@ -22,7 +22,10 @@ pub struct ApiClient {
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiClient").field("base", &self.base).field("authenticated", &self.token.is_some()).finish()
+        f.debug_struct("ApiClient")
+            .field("base", &self.base)
+            .field("authenticated", &self.token.is_some())
+            .finish()
     }
 }
 
@@ -31,7 +34,9 @@ impl ApiClient {
     pub fn new(server: &str) -> ClientResult<Self> {
         let base = server.trim().trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Invalid(format!("server URL must start with http:// or https:// (got {server:?})")));
+            return Err(ClientError::Invalid(format!(
+                "server URL must start with http:// or https:// (got {server:?})"
+            )));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -39,7 +44,11 @@ impl ApiClient {
             .user_agent(concat!("castellan/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(ApiClient { http, base, token: None })
+        Ok(ApiClient {
+            http,
+            base,
+            token: None,
+        })
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Self {
@@ -51,12 +60,22 @@ impl ApiClient {
         &self.base
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> ClientResult<R> {
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> ClientResult<R> {
         let bytes = self.call_raw(method, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(format!("{path}: {e}")))
     }
 
-    async fn call_raw<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> ClientResult<Vec<u8>> {
+    async fn call_raw<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> ClientResult<Vec<u8>> {
         let url = format!("{}{}{}", self.base, API_PREFIX, path);
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
@@ -65,12 +84,21 @@ impl ApiClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: short(&e) })?;
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            detail: short(&e),
+        })?;
         let status = resp.status();
-        if resp.content_length().is_some_and(|l| l as usize > MAX_RESPONSE_BYTES) {
+        if resp
+            .content_length()
+            .is_some_and(|l| l as usize > MAX_RESPONSE_BYTES)
+        {
             return Err(ClientError::Protocol("response too large".into()));
         }
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: short(&e) })?;
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            detail: short(&e),
+        })?;
         if bytes.len() > MAX_RESPONSE_BYTES {
             return Err(ClientError::Protocol("response too large".into()));
         }
@@ -92,35 +120,60 @@ impl ApiClient {
         self.call::<(), _>(Method::GET, "/health", None).await
     }
 
-    pub async fn register_start(&self, req: &RegisterStartRequest) -> ClientResult<RegisterStartResponse> {
-        self.call(Method::POST, "/accounts/register/start", Some(req)).await
+    pub async fn register_start(
+        &self,
+        req: &RegisterStartRequest,
+    ) -> ClientResult<RegisterStartResponse> {
+        self.call(Method::POST, "/accounts/register/start", Some(req))
+            .await
     }
-    pub async fn register_finish(&self, req: &RegisterFinishRequest) -> ClientResult<RegisterFinishResponse> {
-        self.call(Method::POST, "/accounts/register/finish", Some(req)).await
+    pub async fn register_finish(
+        &self,
+        req: &RegisterFinishRequest,
+    ) -> ClientResult<RegisterFinishResponse> {
+        self.call(Method::POST, "/accounts/register/finish", Some(req))
+            .await
     }
     pub async fn login_start(&self, req: &LoginStartRequest) -> ClientResult<LoginStartResponse> {
-        self.call(Method::POST, "/auth/login/start", Some(req)).await
+        self.call(Method::POST, "/auth/login/start", Some(req))
+            .await
     }
-    pub async fn login_finish(&self, req: &LoginFinishRequest) -> ClientResult<LoginFinishResponse> {
-        self.call(Method::POST, "/auth/login/finish", Some(req)).await
+    pub async fn login_finish(
+        &self,
+        req: &LoginFinishRequest,
+    ) -> ClientResult<LoginFinishResponse> {
+        self.call(Method::POST, "/auth/login/finish", Some(req))
+            .await
     }
     pub async fn logout(&self) -> ClientResult<()> {
-        self.call_raw::<()>(Method::POST, "/auth/logout", None).await.map(|_| ())
+        self.call_raw::<()>(Method::POST, "/auth/logout", None)
+            .await
+            .map(|_| ())
     }
     pub async fn account(&self) -> ClientResult<AccountResponse> {
         self.call::<(), _>(Method::GET, "/account", None).await
     }
-    pub async fn password_change_start(&self, req: &PasswordChangeStartRequest) -> ClientResult<RegisterStartResponse> {
-        self.call(Method::POST, "/account/password/start", Some(req)).await
+    pub async fn password_change_start(
+        &self,
+        req: &PasswordChangeStartRequest,
+    ) -> ClientResult<RegisterStartResponse> {
+        self.call(Method::POST, "/account/password/start", Some(req))
+            .await
     }
-    pub async fn password_change_finish(&self, req: &PasswordChangeFinishRequest) -> ClientResult<PasswordChangeFinishResponse> {
-        self.call(Method::POST, "/account/password/finish", Some(req)).await
+    pub async fn password_change_finish(
+        &self,
+        req: &PasswordChangeFinishRequest,
+    ) -> ClientResult<PasswordChangeFinishResponse> {
+        self.call(Method::POST, "/account/password/finish", Some(req))
+            .await
     }
     pub async fn sessions(&self) -> ClientResult<SessionListResponse> {
         self.call::<(), _>(Method::GET, "/sessions", None).await
     }
     pub async fn revoke_session(&self, id: Uuid) -> ClientResult<()> {
-        self.call_raw::<()>(Method::DELETE, &format!("/sessions/{id}"), None).await.map(|_| ())
+        self.call_raw::<()>(Method::DELETE, &format!("/sessions/{id}"), None)
+            .await
+            .map(|_| ())
     }
     pub async fn list_objects(&self, vault_id: Option<Uuid>) -> ClientResult<ObjectListResponse> {
         let path = match vault_id {
@@ -130,13 +183,21 @@ impl ApiClient {
         self.call::<(), _>(Method::GET, &path, None).await
     }
     pub async fn get_object(&self, id: Uuid) -> ClientResult<ObjectDto> {
-        self.call::<(), _>(Method::GET, &format!("/objects/{id}"), None).await
+        self.call::<(), _>(Method::GET, &format!("/objects/{id}"), None)
+            .await
     }
     pub async fn put_object(&self, id: Uuid, req: &PutObjectRequest) -> ClientResult<ObjectDto> {
-        self.call(Method::PUT, &format!("/objects/{id}"), Some(req)).await
+        self.call(Method::PUT, &format!("/objects/{id}"), Some(req))
+            .await
     }
     pub async fn delete_object(&self, id: Uuid, version: i64) -> ClientResult<()> {
-        self.call_raw::<()>(Method::DELETE, &format!("/objects/{id}?version={version}"), None).await.map(|_| ())
+        self.call_raw::<()>(
+            Method::DELETE,
+            &format!("/objects/{id}?version={version}"),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -5,7 +5,12 @@ use castellan_types::ErrorCode;
 pub enum ClientError {
     /// The server answered with an error body.
     #[error("{message}")]
-    Api { status: u16, code: ErrorCode, message: String, current_version: Option<i64> },
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+        current_version: Option<i64>,
+    },
     #[error("cannot reach the server at {url}: {detail}")]
     Unreachable { url: String, detail: String },
     /// Wrong master password or Secret Key (the protocol cannot tell which).
@@ -30,14 +35,20 @@ pub enum ClientError {
     #[error("local state in {path} is corrupted ({detail}); move it away and log in again")]
     CorruptState { path: String, detail: String },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("unexpected response from the server: {0}")]
     Protocol(String),
 }
 
 impl ClientError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        ClientError::Io { context: context.into(), source }
+        ClientError::Io {
+            context: context.into(),
+            source,
+        }
     }
     pub fn integrity(what: impl Into<String>) -> Self {
         ClientError::Integrity(what.into())
@@ -49,7 +60,9 @@ impl From<castellan_crypto::CryptoError> for ClientError {
         use castellan_crypto::CryptoError as C;
         match e {
             C::BadSecretKey(m) => ClientError::BadSecretKey(m),
-            C::WeakKdf(m) => ClientError::Integrity(format!("the server asked for weakened key derivation ({m})")),
+            C::WeakKdf(m) => ClientError::Integrity(format!(
+                "the server asked for weakened key derivation ({m})"
+            )),
             C::Opaque(_) => ClientError::WrongCredentials,
             other => ClientError::Integrity(other.to_string()),
         }

@@ -21,25 +21,39 @@ pub struct FolderData {
 pub fn check_name(name: &str) -> ClientResult<String> {
     let n = name.trim();
     if n.is_empty() {
-        return Err(ClientError::Invalid("a folder name must not be empty".into()));
+        return Err(ClientError::Invalid(
+            "a folder name must not be empty".into(),
+        ));
     }
     if n.contains('/') {
-        return Err(ClientError::Invalid(format!("a folder name cannot contain '/': {n:?}")));
+        return Err(ClientError::Invalid(format!(
+            "a folder name cannot contain '/': {n:?}"
+        )));
     }
     if n.chars().count() > MAX_FOLDER_NAME_CHARS || n.chars().any(char::is_control) {
-        return Err(ClientError::Invalid("the folder name is too long or contains control characters".into()));
+        return Err(ClientError::Invalid(
+            "the folder name is too long or contains control characters".into(),
+        ));
     }
     Ok(n.to_string())
 }
 
 /// Splits "A/B/C" into checked segments.
 pub fn split_path(path: &str) -> ClientResult<Vec<String>> {
-    let segs: Vec<&str> = path.split('/').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .split('/')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if segs.is_empty() {
-        return Err(ClientError::Invalid(format!("{path:?} is not a folder path (use A/B/C)")));
+        return Err(ClientError::Invalid(format!(
+            "{path:?} is not a folder path (use A/B/C)"
+        )));
     }
     if segs.len() > MAX_FOLDER_DEPTH {
-        return Err(ClientError::Invalid(format!("folders can be nested at most {MAX_FOLDER_DEPTH} deep")));
+        return Err(ClientError::Invalid(format!(
+            "folders can be nested at most {MAX_FOLDER_DEPTH} deep"
+        )));
     }
     segs.into_iter().map(check_name).collect()
 }

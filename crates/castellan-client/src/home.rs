@@ -80,12 +80,14 @@ impl Home {
     }
 
     fn ensure_dir(&self) -> ClientResult<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| ClientError::io(format!("cannot create {}", self.dir.display()), e))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| ClientError::io(format!("cannot create {}", self.dir.display()), e))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| ClientError::io(format!("cannot protect {}", self.dir.display()), e))?;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |e| ClientError::io(format!("cannot protect {}", self.dir.display()), e),
+            )?;
         }
         Ok(())
     }
@@ -95,21 +97,33 @@ impl Home {
         let meta = match std::fs::metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ClientError::io(format!("cannot read {}", path.display()), e)),
+            Err(e) => {
+                return Err(ClientError::io(
+                    format!("cannot read {}", path.display()),
+                    e,
+                ))
+            }
         };
-        let corrupt = |detail: String| ClientError::CorruptState { path: path.display().to_string(), detail };
+        let corrupt = |detail: String| ClientError::CorruptState {
+            path: path.display().to_string(),
+            detail,
+        };
         if meta.len() > MAX_STATE_BYTES {
             return Err(corrupt("file is implausibly large".into()));
         }
-        let bytes = std::fs::read(&path).map_err(|e| ClientError::io(format!("cannot read {}", path.display()), e))?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(e.to_string()))
+        let bytes = std::fs::read(&path)
+            .map_err(|e| ClientError::io(format!("cannot read {}", path.display()), e))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| corrupt(e.to_string()))
     }
 
     fn write_json<T: Serialize>(&self, name: &str, value: &T) -> ClientResult<()> {
         self.ensure_dir()?;
         let path = self.dir.join(name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let ctx = |e| ClientError::io(format!("cannot write {}", path.display()), e);
         {
             let mut opts = std::fs::OpenOptions::new();

@@ -58,53 +58,113 @@ const fn f(name: &'static str, label: &'static str, kind: FieldKind) -> FieldSpe
 
 use FieldKind::*;
 
-const LOGIN: &[FieldSpec] = &[f("username", "Username", Text), f("password", "Password", Secret), f("url", "Website", Url), f("totp", "One-time code", Totp)];
+const LOGIN: &[FieldSpec] = &[
+    f("username", "Username", Text),
+    f("password", "Password", Secret),
+    f("url", "Website", Url),
+    f("totp", "One-time code", Totp),
+];
 const SERVER: &[FieldSpec] = &[
-    f("hostname", "Hostname", Text), f("port", "Port", Text), f("username", "Username", Text),
-    f("password", "Password", Secret), f("url", "Admin URL", Url), f("totp", "One-time code", Totp),
+    f("hostname", "Hostname", Text),
+    f("port", "Port", Text),
+    f("username", "Username", Text),
+    f("password", "Password", Secret),
+    f("url", "Admin URL", Url),
+    f("totp", "One-time code", Totp),
 ];
 const DATABASE: &[FieldSpec] = &[
-    f("database_type", "Type", Text), f("hostname", "Hostname", Text), f("port", "Port", Text), f("database", "Database", Text),
-    f("username", "Username", Text), f("password", "Password", Secret), f("connection_string", "Connection string", Secret),
+    f("database_type", "Type", Text),
+    f("hostname", "Hostname", Text),
+    f("port", "Port", Text),
+    f("database", "Database", Text),
+    f("username", "Username", Text),
+    f("password", "Password", Secret),
+    f("connection_string", "Connection string", Secret),
 ];
 const SSH_KEY: &[FieldSpec] = &[
-    f("hostname", "Hostname", Text), f("username", "Username", Text), f("private_key", "Private key", Secret),
-    f("public_key", "Public key", Multiline), f("passphrase", "Passphrase", Secret), f("fingerprint", "Fingerprint", Text),
+    f("hostname", "Hostname", Text),
+    f("username", "Username", Text),
+    f("private_key", "Private key", Secret),
+    f("public_key", "Public key", Multiline),
+    f("passphrase", "Passphrase", Secret),
+    f("fingerprint", "Fingerprint", Text),
 ];
 const EMAIL: &[FieldSpec] = &[
-    f("email", "Email address", Text), f("username", "Username", Text), f("password", "Password", Secret),
-    f("imap_server", "IMAP server", Text), f("smtp_server", "SMTP server", Text), f("url", "Webmail", Url), f("totp", "One-time code", Totp),
+    f("email", "Email address", Text),
+    f("username", "Username", Text),
+    f("password", "Password", Secret),
+    f("imap_server", "IMAP server", Text),
+    f("smtp_server", "SMTP server", Text),
+    f("url", "Webmail", Url),
+    f("totp", "One-time code", Totp),
 ];
-const WIFI: &[FieldSpec] = &[f("ssid", "Network name", Text), f("password", "Password", Secret), f("security", "Security", Text)];
+const WIFI: &[FieldSpec] = &[
+    f("ssid", "Network name", Text),
+    f("password", "Password", Secret),
+    f("security", "Security", Text),
+];
 const APPLICATION: &[FieldSpec] = &[
-    f("username", "Username", Text), f("password", "Password", Secret), f("url", "URL", Url), f("version", "Version", Text),
+    f("username", "Username", Text),
+    f("password", "Password", Secret),
+    f("url", "URL", Url),
+    f("version", "Version", Text),
     f("totp", "One-time code", Totp),
 ];
 const BANK_ACCOUNT: &[FieldSpec] = &[
-    f("bank_name", "Bank", Text), f("account_holder", "Account holder", Text), f("account_number", "Account number", Secret),
-    f("routing_number", "Routing number", Text), f("iban", "IBAN", Secret), f("swift", "SWIFT/BIC", Text), f("pin", "PIN", Secret),
-    f("username", "Online banking user", Text), f("password", "Online banking password", Secret), f("url", "Website", Url),
+    f("bank_name", "Bank", Text),
+    f("account_holder", "Account holder", Text),
+    f("account_number", "Account number", Secret),
+    f("routing_number", "Routing number", Text),
+    f("iban", "IBAN", Secret),
+    f("swift", "SWIFT/BIC", Text),
+    f("pin", "PIN", Secret),
+    f("username", "Online banking user", Text),
+    f("password", "Online banking password", Secret),
+    f("url", "Website", Url),
 ];
 const CREDIT_CARD: &[FieldSpec] = &[
-    f("cardholder", "Cardholder", Text), f("number", "Card number", Secret), f("expiry", "Expiry (MM/YY)", Text),
-    f("cvv", "Security code", Secret), f("pin", "PIN", Secret), f("brand", "Brand", Text),
+    f("cardholder", "Cardholder", Text),
+    f("number", "Card number", Secret),
+    f("expiry", "Expiry (MM/YY)", Text),
+    f("cvv", "Security code", Secret),
+    f("pin", "PIN", Secret),
+    f("brand", "Brand", Text),
 ];
 const IDENTITY: &[FieldSpec] = &[
-    f("first_name", "First name", Text), f("last_name", "Last name", Text), f("email", "Email", Text), f("phone", "Phone", Text),
-    f("address", "Address", Multiline), f("company", "Company", Text), f("birth_date", "Date of birth", Text),
-    f("passport_number", "Passport number", Secret), f("national_id", "National ID", Secret),
+    f("first_name", "First name", Text),
+    f("last_name", "Last name", Text),
+    f("email", "Email", Text),
+    f("phone", "Phone", Text),
+    f("address", "Address", Multiline),
+    f("company", "Company", Text),
+    f("birth_date", "Date of birth", Text),
+    f("passport_number", "Passport number", Secret),
+    f("national_id", "National ID", Secret),
 ];
 const SECURE_NOTE: &[FieldSpec] = &[f("template", "Template", Text)];
 const SOFTWARE_LICENSE: &[FieldSpec] = &[
-    f("product", "Product", Text), f("version", "Version", Text), f("license_key", "License key", Secret),
-    f("licensed_to", "Licensed to", Text), f("email", "Registered email", Text), f("url", "Download URL", Url),
+    f("product", "Product", Text),
+    f("version", "Version", Text),
+    f("license_key", "License key", Secret),
+    f("licensed_to", "Licensed to", Text),
+    f("email", "Registered email", Text),
+    f("url", "Download URL", Url),
     f("purchase_date", "Purchase date", Text),
 ];
 
 impl ItemType {
     pub const ALL: [ItemType; 12] = [
-        ItemType::Login, ItemType::Server, ItemType::Database, ItemType::SshKey, ItemType::Email, ItemType::Wifi,
-        ItemType::Application, ItemType::BankAccount, ItemType::CreditCard, ItemType::Identity, ItemType::SecureNote,
+        ItemType::Login,
+        ItemType::Server,
+        ItemType::Database,
+        ItemType::SshKey,
+        ItemType::Email,
+        ItemType::Wifi,
+        ItemType::Application,
+        ItemType::BankAccount,
+        ItemType::CreditCard,
+        ItemType::Identity,
+        ItemType::SecureNote,
         ItemType::SoftwareLicense,
     ];
 
@@ -140,10 +200,15 @@ impl ItemType {
             "credit_card" | "card" | "creditcard" => ItemType::CreditCard,
             "identity" | "personal_info" | "id" => ItemType::Identity,
             "secure_note" | "note" => ItemType::SecureNote,
-            "software_license" | "software_licence" | "license" | "licence" => ItemType::SoftwareLicense,
+            "software_license" | "software_licence" | "license" | "licence" => {
+                ItemType::SoftwareLicense
+            }
             _ => {
                 let names: Vec<&str> = ItemType::ALL.iter().map(|t| t.as_str()).collect();
-                return Err(ClientError::Invalid(format!("unknown item type {s:?}; expected one of: {}", names.join(", "))));
+                return Err(ClientError::Invalid(format!(
+                    "unknown item type {s:?}; expected one of: {}",
+                    names.join(", ")
+                )));
             }
         };
         Ok(t)
@@ -261,7 +326,9 @@ impl ItemData {
             return Err(ClientError::Invalid("the title must not be empty".into()));
         }
         if t.chars().count() > MAX_TITLE_CHARS {
-            return Err(ClientError::Invalid(format!("the title is longer than {MAX_TITLE_CHARS} characters")));
+            return Err(ClientError::Invalid(format!(
+                "the title is longer than {MAX_TITLE_CHARS} characters"
+            )));
         }
         self.title = t.to_string();
         Ok(())
@@ -273,10 +340,14 @@ impl ItemData {
     pub fn set_field(&mut self, name: &str, value: &str, now: i64) -> ClientResult<()> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(ClientError::Invalid("a field name must not be empty".into()));
+            return Err(ClientError::Invalid(
+                "a field name must not be empty".into(),
+            ));
         }
         if value.len() > MAX_FIELD_BYTES {
-            return Err(ClientError::Invalid(format!("the value of {name} is larger than {MAX_FIELD_BYTES} bytes")));
+            return Err(ClientError::Invalid(format!(
+                "the value of {name} is larger than {MAX_FIELD_BYTES} bytes"
+            )));
         }
         match name {
             "title" => return self.set_title(value),
@@ -292,13 +363,25 @@ impl ItemData {
         }
         if let Some(spec) = self.item_type.field(name) {
             if spec.kind == FieldKind::Totp && !value.is_empty() {
-                castellan_crypto::TotpSpec::parse(value)
-                    .map_err(|e| ClientError::Invalid(format!("the TOTP seed is not valid: {e}")))?;
+                castellan_crypto::TotpSpec::parse(value).map_err(|e| {
+                    ClientError::Invalid(format!("the TOTP seed is not valid: {e}"))
+                })?;
             }
-            let old = if value.is_empty() { self.fields.remove(name) } else { self.fields.insert(name.to_string(), value.to_string()) };
+            let old = if value.is_empty() {
+                self.fields.remove(name)
+            } else {
+                self.fields.insert(name.to_string(), value.to_string())
+            };
             if let Some(old) = old {
                 if spec.kind == FieldKind::Secret && old != value && !old.is_empty() {
-                    self.password_history.insert(0, PasswordChange { password: old, field: name.to_string(), replaced_at: now });
+                    self.password_history.insert(
+                        0,
+                        PasswordChange {
+                            password: old,
+                            field: name.to_string(),
+                            replaced_at: now,
+                        },
+                    );
                     self.password_history.truncate(MAX_HISTORY);
                 }
             }
@@ -313,7 +396,14 @@ impl ItemData {
                 let c = &mut self.custom_fields[i];
                 if c.hidden && c.value != value {
                     let old = std::mem::replace(&mut c.value, value.to_string());
-                    self.password_history.insert(0, PasswordChange { password: old, field: name.to_string(), replaced_at: now });
+                    self.password_history.insert(
+                        0,
+                        PasswordChange {
+                            password: old,
+                            field: name.to_string(),
+                            replaced_at: now,
+                        },
+                    );
                     self.password_history.truncate(MAX_HISTORY);
                 } else {
                     c.value = value.to_string();
@@ -322,10 +412,16 @@ impl ItemData {
             (None, true) => {}
             (None, false) => {
                 if self.custom_fields.len() >= MAX_FIELDS {
-                    return Err(ClientError::Invalid(format!("an item can have at most {MAX_FIELDS} custom fields")));
+                    return Err(ClientError::Invalid(format!(
+                        "an item can have at most {MAX_FIELDS} custom fields"
+                    )));
                 }
                 let hidden = looks_secret(name);
-                self.custom_fields.push(CustomField { name: name.to_string(), value: value.to_string(), hidden });
+                self.custom_fields.push(CustomField {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                    hidden,
+                });
             }
         }
         Ok(())
@@ -349,7 +445,14 @@ impl ItemData {
     }
 
     pub fn username(&self) -> String {
-        for k in ["username", "email", "cardholder", "ssid", "licensed_to", "account_holder"] {
+        for k in [
+            "username",
+            "email",
+            "cardholder",
+            "ssid",
+            "licensed_to",
+            "account_holder",
+        ] {
             if let Some(v) = self.fields.get(k) {
                 return v.clone();
             }
@@ -358,8 +461,13 @@ impl ItemData {
     }
 
     pub fn urls(&self) -> Vec<String> {
-        let mut urls: Vec<String> =
-            self.item_type.fields().iter().filter(|s| s.kind == FieldKind::Url).filter_map(|s| self.fields.get(s.name).cloned()).collect();
+        let mut urls: Vec<String> = self
+            .item_type
+            .fields()
+            .iter()
+            .filter(|s| s.kind == FieldKind::Url)
+            .filter_map(|s| self.fields.get(s.name).cloned())
+            .collect();
         if let Some(h) = self.fields.get("hostname") {
             urls.push(h.clone());
         }
@@ -367,7 +475,11 @@ impl ItemData {
     }
 
     pub fn totp(&self) -> Option<&str> {
-        self.item_type.fields().iter().filter(|s| s.kind == FieldKind::Totp).find_map(|s| self.fields.get(s.name).map(|v| v.as_str()))
+        self.item_type
+            .fields()
+            .iter()
+            .filter(|s| s.kind == FieldKind::Totp)
+            .find_map(|s| self.fields.get(s.name).map(|v| v.as_str()))
     }
 
     pub fn overview(&self) -> ItemOverview {
@@ -385,7 +497,11 @@ impl ItemData {
 }
 
 pub fn parse_tags(value: &str) -> Vec<String> {
-    let mut tags: Vec<String> = value.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    let mut tags: Vec<String> = value
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
     tags.sort();
     tags.dedup();
     tags
@@ -393,7 +509,9 @@ pub fn parse_tags(value: &str) -> Vec<String> {
 
 fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["password", "secret", "pin", "key", "token", "passphrase"].iter().any(|w| n.contains(w))
+    ["password", "secret", "pin", "key", "token", "passphrase"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -430,6 +548,7 @@ mod tests {
     fn bad_totp_seed_is_refused() {
         let mut d = ItemData::new(ItemType::Login, "x", 1).unwrap();
         assert!(d.set_field("totp", "not base32 !!", 1).is_err());
-        d.set_field("totp", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 1).unwrap();
+        d.set_field("totp", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 1)
+            .unwrap();
     }
 }

@@ -13,7 +13,9 @@ pub struct SearchIndex {
 
 impl SearchIndex {
     pub fn with_capacity(n: usize) -> Self {
-        SearchIndex { entries: Vec::with_capacity(n) }
+        SearchIndex {
+            entries: Vec::with_capacity(n),
+        }
     }
 
     pub fn add(&mut self, id: Uuid, o: &ItemOverview) {
@@ -46,7 +48,11 @@ impl SearchIndex {
         if words.is_empty() {
             return self.entries.iter().map(|(id, _)| *id).collect();
         }
-        self.entries.iter().filter(|(_, hay)| words.iter().all(|w| hay.contains(w.as_str()))).map(|(id, _)| *id).collect()
+        self.entries
+            .iter()
+            .filter(|(_, hay)| words.iter().all(|w| hay.contains(w.as_str())))
+            .map(|(id, _)| *id)
+            .collect()
     }
 }
 

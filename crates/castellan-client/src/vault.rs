@@ -20,7 +20,10 @@ use crate::{ClientError, ClientResult};
 const ITEM_KEY_VERSION: u64 = 1;
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// An item as listed: public metadata plus the decrypted overview.
@@ -74,12 +77,18 @@ impl Snapshot {
     }
 
     /// Finds a folder by path in a profile.
-    pub fn find_folder(&self, profile: VaultKindDto, path: &str) -> ClientResult<Option<&FolderEntry>> {
+    pub fn find_folder(
+        &self,
+        profile: VaultKindDto,
+        path: &str,
+    ) -> ClientResult<Option<&FolderEntry>> {
         let segs = folder::split_path(path)?;
         let mut parent: Option<Uuid> = None;
         let mut found = None;
         for seg in &segs {
-            let next = self.folders.iter().find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == *seg);
+            let next = self.folders.iter().find(|f| {
+                f.profile == profile && f.data.parent_id == parent && f.data.name == *seg
+            });
             match next {
                 Some(f) => {
                     parent = Some(f.id);
@@ -145,10 +154,20 @@ impl VaultSession {
         Ok(Self::from_parts(home, state, account)?)
     }
 
-    pub fn from_parts(home: &Home, state: DeviceState, account: UnlockedAccount) -> ClientResult<Self> {
+    pub fn from_parts(
+        home: &Home,
+        state: DeviceState,
+        account: UnlockedAccount,
+    ) -> ClientResult<Self> {
         let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
         let seen = home.load_versions()?;
-        Ok(VaultSession { home: home.clone(), state, account, api, seen })
+        Ok(VaultSession {
+            home: home.clone(),
+            state,
+            account,
+            api,
+            seen,
+        })
     }
 
     pub fn api(&self) -> &ApiClient {
@@ -156,7 +175,9 @@ impl VaultSession {
     }
 
     fn vault_for(&self, id: Uuid) -> ClientResult<&UnlockedVault> {
-        self.account.vault_by_id(id).ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
+        self.account
+            .vault_by_id(id)
+            .ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
     }
 
     fn check_version(&self, id: Uuid, version: i64) -> ClientResult<()> {
@@ -183,7 +204,9 @@ impl VaultSession {
 
     fn map_session_error(e: ClientError) -> ClientError {
         if api::is_unauthorized(&e) {
-            ClientError::Invalid("the session has expired or was revoked; run `castellan login`".into())
+            ClientError::Invalid(
+                "the session has expired or was revoked; run `castellan login`".into(),
+            )
         } else {
             e
         }
@@ -200,7 +223,11 @@ impl VaultSession {
 
     /// Fetches and decrypts everything.
     pub async fn snapshot(&mut self) -> ClientResult<Snapshot> {
-        let list = self.api.list_objects(None).await.map_err(Self::map_session_error)?;
+        let list = self
+            .api
+            .list_objects(None)
+            .await
+            .map_err(Self::map_session_error)?;
         let snap = self.decrypt_all(&list.objects)?;
         self.save_seen()?;
         Ok(snap)
@@ -210,12 +237,19 @@ impl VaultSession {
         match self.api.get_object(id).await {
             Ok(o) => {
                 if o.id != id {
-                    return Err(ClientError::integrity("the server returned a different object than requested"));
+                    return Err(ClientError::integrity(
+                        "the server returned a different object than requested",
+                    ));
                 }
                 self.check_version(o.id, o.version)?;
                 Ok(o)
             }
-            Err(ClientError::Api { code: ErrorCode::NotFound, .. }) => Err(ClientError::NotFound(format!("no item or folder with id {id}"))),
+            Err(ClientError::Api {
+                code: ErrorCode::NotFound,
+                ..
+            }) => Err(ClientError::NotFound(format!(
+                "no item or folder with id {id}"
+            ))),
             Err(e) => Err(Self::map_session_error(e)),
         }
     }
@@ -224,12 +258,16 @@ impl VaultSession {
     pub async fn get_item(&mut self, id: Uuid) -> ClientResult<(ItemEntry, ItemData)> {
         let o = self.fetch(id).await?;
         if o.kind != ObjectKindDto::Item {
-            return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
+            return Err(ClientError::NotFound(format!(
+                "{id} is a folder, not an item"
+            )));
         }
         let entry = codec::open_overview(&self.account, &o)?;
         let (data, _) = codec::open_details(&self.account, &o)?;
         if data.overview() != entry.overview {
-            return Err(ClientError::integrity(format!("item {id}: overview and details disagree")));
+            return Err(ClientError::integrity(format!(
+                "item {id}: overview and details disagree"
+            )));
         }
         self.note_version(o.id, o.version);
         self.save_seen()?;
@@ -252,11 +290,16 @@ impl VaultSession {
     }
 
     /// Creates an item in a profile; returns its id.
-    pub async fn create_item(&mut self, profile: VaultKindDto, data: &ItemData) -> ClientResult<Uuid> {
+    pub async fn create_item(
+        &mut self,
+        profile: VaultKindDto,
+        data: &ItemData,
+    ) -> ClientResult<Uuid> {
         let id = Uuid::new_v4();
         let vault = self.account.vault(profile)?;
         let key = SymmetricKey::generate();
-        let (key_wrap, overview, details) = codec::seal_item(&self.account, vault, id, &key, 1, data)?;
+        let (key_wrap, overview, details) =
+            codec::seal_item(&self.account, vault, id, &key, 1, data)?;
         let req = PutObjectRequest {
             vault_id: vault.id,
             kind: ObjectKindDto::Item,
@@ -282,7 +325,9 @@ impl VaultSession {
     ) -> ClientResult<(ItemData, i64)> {
         let o = self.fetch(id).await?;
         if o.kind != ObjectKindDto::Item {
-            return Err(ClientError::NotFound(format!("{id} is a folder, not an item")));
+            return Err(ClientError::NotFound(format!(
+                "{id} is a folder, not an item"
+            )));
         }
         let (mut data, key) = codec::open_details(&self.account, &o)?;
         change(&mut data)?;
@@ -292,7 +337,8 @@ impl VaultSession {
             None => self.vault_for(o.vault_id)?,
         };
         let version = o.version + 1;
-        let (key_wrap, overview, details) = codec::seal_item(&self.account, target, id, &key, version, &data)?;
+        let (key_wrap, overview, details) =
+            codec::seal_item(&self.account, target, id, &key, version, &data)?;
         let req = PutObjectRequest {
             vault_id: target.id,
             kind: ObjectKindDto::Item,
@@ -311,12 +357,23 @@ impl VaultSession {
     pub async fn purge_item(&mut self, id: Uuid, force: bool) -> ClientResult<()> {
         let o = self.fetch(id).await?;
         if !o.trashed && !force {
-            return Err(ClientError::Invalid("only items in the trash can be deleted for good; move it to the trash first".into()));
+            return Err(ClientError::Invalid(
+                "only items in the trash can be deleted for good; move it to the trash first"
+                    .into(),
+            ));
         }
-        self.api.delete_object(id, o.version).await.map_err(|e| match e {
-            ClientError::Api { code: ErrorCode::VersionConflict, .. } => ClientError::Conflict(format!("{id} changed on another device; nothing was deleted")),
-            e => Self::map_session_error(e),
-        })?;
+        self.api
+            .delete_object(id, o.version)
+            .await
+            .map_err(|e| match e {
+                ClientError::Api {
+                    code: ErrorCode::VersionConflict,
+                    ..
+                } => ClientError::Conflict(format!(
+                    "{id} changed on another device; nothing was deleted"
+                )),
+                e => Self::map_session_error(e),
+            })?;
         self.seen.objects.remove(&id);
         self.save_seen()
     }
@@ -324,9 +381,17 @@ impl VaultSession {
     /// Deletes every trashed item of the account for good; returns how many.
     pub async fn empty_trash(&mut self) -> ClientResult<usize> {
         let snap = self.snapshot().await?;
-        let trashed: Vec<(Uuid, i64)> = snap.items.iter().filter(|i| i.trashed).map(|i| (i.id, i.version)).collect();
+        let trashed: Vec<(Uuid, i64)> = snap
+            .items
+            .iter()
+            .filter(|i| i.trashed)
+            .map(|i| (i.id, i.version))
+            .collect();
         for (id, version) in &trashed {
-            self.api.delete_object(*id, *version).await.map_err(Self::map_session_error)?;
+            self.api
+                .delete_object(*id, *version)
+                .await
+                .map_err(Self::map_session_error)?;
             self.seen.objects.remove(id);
         }
         self.save_seen()?;
@@ -335,7 +400,14 @@ impl VaultSession {
 
     // ---- folders
 
-    async fn put_folder(&mut self, vault_id: Uuid, id: Uuid, version: i64, expected: Option<i64>, data: &FolderData) -> ClientResult<()> {
+    async fn put_folder(
+        &mut self,
+        vault_id: Uuid,
+        id: Uuid,
+        version: i64,
+        expected: Option<i64>,
+        data: &FolderData,
+    ) -> ClientResult<()> {
         let vault = self.vault_for(vault_id)?;
         let overview = codec::seal_folder(vault, id, version, data)?;
         let req = PutObjectRequest {
@@ -352,19 +424,37 @@ impl VaultSession {
     }
 
     /// Returns the folder at `path` in `profile`, creating missing folders along the way.
-    pub async fn ensure_folder_path(&mut self, snap: &mut Snapshot, profile: VaultKindDto, path: &str) -> ClientResult<Uuid> {
+    pub async fn ensure_folder_path(
+        &mut self,
+        snap: &mut Snapshot,
+        profile: VaultKindDto,
+        path: &str,
+    ) -> ClientResult<Uuid> {
         let segs = folder::split_path(path)?;
         let vault_id = self.account.vault(profile)?.id;
         let mut parent: Option<Uuid> = None;
         for seg in segs {
-            let existing = snap.folders.iter().find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == seg).map(|f| f.id);
+            let existing = snap
+                .folders
+                .iter()
+                .find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == seg)
+                .map(|f| f.id);
             let id = match existing {
                 Some(id) => id,
                 None => {
                     let id = Uuid::new_v4();
-                    let data = FolderData { name: seg, parent_id: parent };
+                    let data = FolderData {
+                        name: seg,
+                        parent_id: parent,
+                    };
                     self.put_folder(vault_id, id, 1, None, &data).await?;
-                    snap.folders.push(FolderEntry { id, vault_id, profile, version: 1, data });
+                    snap.folders.push(FolderEntry {
+                        id,
+                        vault_id,
+                        profile,
+                        version: 1,
+                        data,
+                    });
                     id
                 }
             };
@@ -377,34 +467,72 @@ impl VaultSession {
     pub async fn create_folder(&mut self, profile: VaultKindDto, path: &str) -> ClientResult<Uuid> {
         let mut snap = self.snapshot().await?;
         if snap.find_folder(profile, path)?.is_some() {
-            return Err(ClientError::Conflict(format!("the folder {path:?} already exists in the {} profile", profile.as_str())));
+            return Err(ClientError::Conflict(format!(
+                "the folder {path:?} already exists in the {} profile",
+                profile.as_str()
+            )));
         }
         self.ensure_folder_path(&mut snap, profile, path).await
     }
 
-    fn require_folder<'a>(snap: &'a Snapshot, profile: VaultKindDto, path: &str) -> ClientResult<&'a FolderEntry> {
-        snap.find_folder(profile, path)?
-            .ok_or_else(|| ClientError::NotFound(format!("no folder {path:?} in the {} profile", profile.as_str())))
+    fn require_folder<'a>(
+        snap: &'a Snapshot,
+        profile: VaultKindDto,
+        path: &str,
+    ) -> ClientResult<&'a FolderEntry> {
+        snap.find_folder(profile, path)?.ok_or_else(|| {
+            ClientError::NotFound(format!(
+                "no folder {path:?} in the {} profile",
+                profile.as_str()
+            ))
+        })
     }
 
-    fn sibling_taken(snap: &Snapshot, profile: VaultKindDto, parent: Option<Uuid>, name: &str, except: Uuid) -> bool {
-        snap.folders.iter().any(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == name && f.id != except)
+    fn sibling_taken(
+        snap: &Snapshot,
+        profile: VaultKindDto,
+        parent: Option<Uuid>,
+        name: &str,
+        except: Uuid,
+    ) -> bool {
+        snap.folders.iter().any(|f| {
+            f.profile == profile
+                && f.data.parent_id == parent
+                && f.data.name == name
+                && f.id != except
+        })
     }
 
-    pub async fn rename_folder(&mut self, profile: VaultKindDto, path: &str, new_name: &str) -> ClientResult<Uuid> {
+    pub async fn rename_folder(
+        &mut self,
+        profile: VaultKindDto,
+        path: &str,
+        new_name: &str,
+    ) -> ClientResult<Uuid> {
         let snap = self.snapshot().await?;
         let f = Self::require_folder(&snap, profile, path)?.clone();
         let name = folder::check_name(new_name)?;
         if Self::sibling_taken(&snap, profile, f.data.parent_id, &name, f.id) {
-            return Err(ClientError::Conflict(format!("a folder named {name:?} already exists there")));
+            return Err(ClientError::Conflict(format!(
+                "a folder named {name:?} already exists there"
+            )));
         }
-        let data = FolderData { name, parent_id: f.data.parent_id };
-        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data).await?;
+        let data = FolderData {
+            name,
+            parent_id: f.data.parent_id,
+        };
+        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data)
+            .await?;
         Ok(f.id)
     }
 
     /// Moves a folder under another (`None`: to the top level). Refuses cycles.
-    pub async fn move_folder(&mut self, profile: VaultKindDto, path: &str, new_parent: Option<&str>) -> ClientResult<Uuid> {
+    pub async fn move_folder(
+        &mut self,
+        profile: VaultKindDto,
+        path: &str,
+        new_parent: Option<&str>,
+    ) -> ClientResult<Uuid> {
         let snap = self.snapshot().await?;
         let f = Self::require_folder(&snap, profile, path)?.clone();
         let parent = match new_parent {
@@ -413,27 +541,46 @@ impl VaultSession {
         };
         if let Some(p) = parent {
             if snap.subtree(f.id).contains(&p) {
-                return Err(ClientError::Invalid("cannot move a folder into itself or one of its subfolders".into()));
+                return Err(ClientError::Invalid(
+                    "cannot move a folder into itself or one of its subfolders".into(),
+                ));
             }
         }
         if Self::sibling_taken(&snap, profile, parent, &f.data.name, f.id) {
-            return Err(ClientError::Conflict(format!("a folder named {:?} already exists there", f.data.name)));
+            return Err(ClientError::Conflict(format!(
+                "a folder named {:?} already exists there",
+                f.data.name
+            )));
         }
-        let data = FolderData { name: f.data.name.clone(), parent_id: parent };
-        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data).await?;
+        let data = FolderData {
+            name: f.data.name.clone(),
+            parent_id: parent,
+        };
+        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data)
+            .await?;
         Ok(f.id)
     }
 
     /// Deletes a folder. Items inside are never lost: they move to the parent or to the trash,
     /// as the caller chose. Returns (items moved or trashed, folders deleted).
-    pub async fn delete_folder(&mut self, profile: VaultKindDto, path: &str, action: FolderItemsAction) -> ClientResult<(usize, usize)> {
+    pub async fn delete_folder(
+        &mut self,
+        profile: VaultKindDto,
+        path: &str,
+        action: FolderItemsAction,
+    ) -> ClientResult<(usize, usize)> {
         let snap = self.snapshot().await?;
         let f = Self::require_folder(&snap, profile, path)?.clone();
         let parent = f.data.parent_id;
-        let (affected_folders, folders_to_delete): (HashSet<Uuid>, Vec<FolderEntry>) = match action {
+        let (affected_folders, folders_to_delete): (HashSet<Uuid>, Vec<FolderEntry>) = match action
+        {
             FolderItemsAction::MoveToParent => {
                 // Direct subfolders move up one level; items directly inside move to the parent.
-                for sub in snap.folders.iter().filter(|s| s.data.parent_id == Some(f.id)) {
+                for sub in snap
+                    .folders
+                    .iter()
+                    .filter(|s| s.data.parent_id == Some(f.id))
+                {
                     if Self::sibling_taken(&snap, profile, parent, &sub.data.name, sub.id) {
                         return Err(ClientError::Conflict(format!(
                             "the subfolder {:?} would clash with a folder of the same name in the parent; rename it first",
@@ -445,7 +592,12 @@ impl VaultSession {
             }
             FolderItemsAction::Trash => {
                 let sub = snap.subtree(f.id);
-                let mut list: Vec<FolderEntry> = snap.folders.iter().filter(|x| sub.contains(&x.id)).cloned().collect();
+                let mut list: Vec<FolderEntry> = snap
+                    .folders
+                    .iter()
+                    .filter(|x| sub.contains(&x.id))
+                    .cloned()
+                    .collect();
                 // Children first, so a failure half-way never leaves orphans.
                 list.sort_by_key(|x| std::cmp::Reverse(depth(&snap, x.id)));
                 (sub, list)
@@ -455,7 +607,11 @@ impl VaultSession {
         let targets: Vec<(Uuid, bool)> = snap
             .items
             .iter()
-            .filter(|i| i.overview.folder_id.is_some_and(|fid| affected_folders.contains(&fid)))
+            .filter(|i| {
+                i.overview
+                    .folder_id
+                    .is_some_and(|fid| affected_folders.contains(&fid))
+            })
             .map(|i| (i.id, i.trashed))
             .collect();
         for (id, was_trashed) in targets {
@@ -476,16 +632,28 @@ impl VaultSession {
             items += 1;
         }
         if action == FolderItemsAction::MoveToParent {
-            let subs: Vec<FolderEntry> = snap.folders.iter().filter(|s| s.data.parent_id == Some(f.id)).cloned().collect();
+            let subs: Vec<FolderEntry> = snap
+                .folders
+                .iter()
+                .filter(|s| s.data.parent_id == Some(f.id))
+                .cloned()
+                .collect();
             for s in subs {
-                let data = FolderData { name: s.data.name.clone(), parent_id: parent };
-                self.put_folder(s.vault_id, s.id, s.version + 1, Some(s.version), &data).await?;
+                let data = FolderData {
+                    name: s.data.name.clone(),
+                    parent_id: parent,
+                };
+                self.put_folder(s.vault_id, s.id, s.version + 1, Some(s.version), &data)
+                    .await?;
             }
         }
         let mut deleted = 0;
         for d in folders_to_delete {
             let cur = if d.id == f.id { f.version } else { d.version };
-            self.api.delete_object(d.id, cur).await.map_err(Self::map_session_error)?;
+            self.api
+                .delete_object(d.id, cur)
+                .await
+                .map_err(Self::map_session_error)?;
             self.seen.objects.remove(&d.id);
             deleted += 1;
         }
@@ -494,7 +662,10 @@ impl VaultSession {
     }
 
     /// Folder tree of a profile as (path, id), sorted by path.
-    pub fn folder_paths(snap: &Snapshot, profile: Option<VaultKindDto>) -> Vec<(VaultKindDto, String, Uuid)> {
+    pub fn folder_paths(
+        snap: &Snapshot,
+        profile: Option<VaultKindDto>,
+    ) -> Vec<(VaultKindDto, String, Uuid)> {
         let mut out: Vec<(VaultKindDto, String, Uuid)> = snap
             .folders
             .iter()
@@ -556,38 +727,92 @@ pub mod codec {
     use super::*;
 
     fn vault_for(acct: &UnlockedAccount, id: Uuid) -> ClientResult<&UnlockedVault> {
-        acct.vault_by_id(id).ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
+        acct.vault_by_id(id)
+            .ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
     }
 
     fn item_key(vault: &UnlockedVault, o: &ObjectDto) -> ClientResult<SymmetricKey> {
-        let ctx = Context::item_key_wrap(Uuid::nil(), vault.id, o.id, vault.key_version, ITEM_KEY_VERSION);
-        Ok(crypto::unwrap_key(&vault.key, vault.key_id(), &ctx, o.key_wrap.as_slice())?)
+        let ctx = Context::item_key_wrap(
+            Uuid::nil(),
+            vault.id,
+            o.id,
+            vault.key_version,
+            ITEM_KEY_VERSION,
+        );
+        Ok(crypto::unwrap_key(
+            &vault.key,
+            vault.key_id(),
+            &ctx,
+            o.key_wrap.as_slice(),
+        )?)
     }
 
-    fn item_ctx(acct: &UnlockedAccount, overview: bool, vault_id: Uuid, item_id: Uuid, version: i64) -> Context {
+    fn item_ctx(
+        acct: &UnlockedAccount,
+        overview: bool,
+        vault_id: Uuid,
+        item_id: Uuid,
+        version: i64,
+    ) -> Context {
         let v = version.max(0) as u64;
         if overview {
-            Context::item_overview(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, acct.user_id)
+            Context::item_overview(
+                Uuid::nil(),
+                vault_id,
+                item_id,
+                v,
+                SCHEMA_VERSION,
+                acct.user_id,
+            )
         } else {
-            Context::item_details(Uuid::nil(), vault_id, item_id, v, SCHEMA_VERSION, acct.user_id)
+            Context::item_details(
+                Uuid::nil(),
+                vault_id,
+                item_id,
+                v,
+                SCHEMA_VERSION,
+                acct.user_id,
+            )
         }
     }
 
     pub fn open_overview(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<ItemEntry> {
         let vault = vault_for(acct, o.vault_id)?;
         let key = item_key(vault, o)?;
-        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &item_ctx(acct, true, o.vault_id, o.id, o.version), o.overview.as_slice())?;
-        let overview: ItemOverview =
-            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has an unreadable overview", o.id)))?;
-        Ok(ItemEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, trashed: o.trashed, overview })
+        let pt = crypto::open(
+            &key,
+            item_key_id(o.id, ITEM_KEY_VERSION),
+            &item_ctx(acct, true, o.vault_id, o.id, o.version),
+            o.overview.as_slice(),
+        )?;
+        let overview: ItemOverview = serde_json::from_slice(&pt).map_err(|_| {
+            ClientError::integrity(format!("item {} has an unreadable overview", o.id))
+        })?;
+        Ok(ItemEntry {
+            id: o.id,
+            vault_id: o.vault_id,
+            profile: vault.kind,
+            version: o.version,
+            trashed: o.trashed,
+            overview,
+        })
     }
 
     /// The full item and its (unwrapped) item key.
-    pub fn open_details(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<(ItemData, SymmetricKey)> {
+    pub fn open_details(
+        acct: &UnlockedAccount,
+        o: &ObjectDto,
+    ) -> ClientResult<(ItemData, SymmetricKey)> {
         let vault = vault_for(acct, o.vault_id)?;
         let key = item_key(vault, o)?;
-        let pt = crypto::open(&key, item_key_id(o.id, ITEM_KEY_VERSION), &item_ctx(acct, false, o.vault_id, o.id, o.version), o.details.as_slice())?;
-        let data = serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("item {} has unreadable details", o.id)))?;
+        let pt = crypto::open(
+            &key,
+            item_key_id(o.id, ITEM_KEY_VERSION),
+            &item_ctx(acct, false, o.vault_id, o.id, o.version),
+            o.details.as_slice(),
+        )?;
+        let data = serde_json::from_slice(&pt)
+            .map_err(|_| ClientError::integrity(format!("item {} has unreadable details", o.id)))?;
         Ok((data, key))
     }
 
@@ -595,9 +820,15 @@ pub mod codec {
         let vault = vault_for(acct, o.vault_id)?;
         let ctx = Context::folder_metadata(Uuid::nil(), vault.id, o.id, o.version.max(0) as u64);
         let pt = crypto::open(&vault.key, vault.key_id(), &ctx, o.overview.as_slice())?;
-        let data: FolderData =
-            serde_json::from_slice(&pt).map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
-        Ok(FolderEntry { id: o.id, vault_id: o.vault_id, profile: vault.kind, version: o.version, data })
+        let data: FolderData = serde_json::from_slice(&pt)
+            .map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
+        Ok(FolderEntry {
+            id: o.id,
+            vault_id: o.vault_id,
+            profile: vault.kind,
+            version: o.version,
+            data,
+        })
     }
 
     /// Seals an item into (key wrap, overview, details) for `version` in `vault`.
@@ -609,17 +840,41 @@ pub mod codec {
         version: i64,
         data: &ItemData,
     ) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-        let wrap_ctx = Context::item_key_wrap(Uuid::nil(), vault.id, item_id, vault.key_version, ITEM_KEY_VERSION);
+        let wrap_ctx = Context::item_key_wrap(
+            Uuid::nil(),
+            vault.id,
+            item_id,
+            vault.key_version,
+            ITEM_KEY_VERSION,
+        );
         let key_wrap = crypto::wrap_key(&vault.key, vault.key_id(), &wrap_ctx, key);
         let kid = item_key_id(item_id, ITEM_KEY_VERSION);
-        let ov = serde_json::to_vec(&data.overview()).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let det = zeroize::Zeroizing::new(serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?);
-        let overview = crypto::seal(key, kid, &item_ctx(acct, true, vault.id, item_id, version), &ov);
-        let details = crypto::seal(key, kid, &item_ctx(acct, false, vault.id, item_id, version), &det);
+        let ov = serde_json::to_vec(&data.overview())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let det = zeroize::Zeroizing::new(
+            serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?,
+        );
+        let overview = crypto::seal(
+            key,
+            kid,
+            &item_ctx(acct, true, vault.id, item_id, version),
+            &ov,
+        );
+        let details = crypto::seal(
+            key,
+            kid,
+            &item_ctx(acct, false, vault.id, item_id, version),
+            &det,
+        );
         Ok((key_wrap, overview, details))
     }
 
-    pub fn seal_folder(vault: &UnlockedVault, id: Uuid, version: i64, data: &FolderData) -> ClientResult<Vec<u8>> {
+    pub fn seal_folder(
+        vault: &UnlockedVault,
+        id: Uuid,
+        version: i64,
+        data: &FolderData,
+    ) -> ClientResult<Vec<u8>> {
         let ctx = Context::folder_metadata(Uuid::nil(), vault.id, id, version.max(0) as u64);
         let pt = serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(crypto::seal(&vault.key, vault.key_id(), &ctx, &pt))
@@ -627,13 +882,26 @@ pub mod codec {
 
     /// Decrypts a listing. Objects older than a version already seen (`seen`) count as
     /// rollbacks. Any failure fails the whole listing, naming the objects.
-    pub fn decrypt_snapshot(acct: &UnlockedAccount, seen: &SeenVersions, objects: &[ObjectDto]) -> ClientResult<Snapshot> {
-        let mut snap = Snapshot { items: Vec::with_capacity(objects.len()), folders: Vec::new() };
+    pub fn decrypt_snapshot(
+        acct: &UnlockedAccount,
+        seen: &SeenVersions,
+        objects: &[ObjectDto],
+    ) -> ClientResult<Snapshot> {
+        let mut snap = Snapshot {
+            items: Vec::with_capacity(objects.len()),
+            folders: Vec::new(),
+        };
         let mut bad: Vec<(Uuid, String)> = Vec::new();
         for o in objects {
             if let Some(&v) = seen.objects.get(&o.id) {
                 if o.version < v {
-                    bad.push((o.id, format!("object {} was rolled back from version {v} to {}", o.id, o.version)));
+                    bad.push((
+                        o.id,
+                        format!(
+                            "object {} was rolled back from version {v} to {}",
+                            o.id, o.version
+                        ),
+                    ));
                     continue;
                 }
             }
@@ -649,7 +917,11 @@ pub mod codec {
         }
         if let Some((_, first)) = bad.first() {
             let ids: Vec<String> = bad.iter().map(|(id, _)| id.to_string()).collect();
-            return Err(ClientError::integrity(format!("{} object(s) failed verification ({}): {first}", bad.len(), ids.join(", "))));
+            return Err(ClientError::integrity(format!(
+                "{} object(s) failed verification ({}): {first}",
+                bad.len(),
+                ids.join(", ")
+            )));
         }
         Ok(snap)
     }

@@ -41,11 +41,27 @@ impl Proxy {
     }
 }
 
-async fn forward(State(p): State<Proxy>, method: Method, uri: Uri, headers: HeaderMap, body: BodyBytes) -> impl IntoResponse {
+async fn forward(
+    State(p): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: BodyBytes,
+) -> impl IntoResponse {
     let path = uri.path().to_string();
     *p.hits.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
-    let url = format!("{}{}", p.upstream, uri.path_and_query().map(|x| x.as_str()).unwrap_or("/"));
-    let mut req = p.http.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), url).body(body.to_vec());
+    let url = format!(
+        "{}{}",
+        p.upstream,
+        uri.path_and_query().map(|x| x.as_str()).unwrap_or("/")
+    );
+    let mut req = p
+        .http
+        .request(
+            reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(),
+            url,
+        )
+        .body(body.to_vec());
     for name in ["authorization", "content-type"] {
         if let Some(v) = headers.get(name) {
             req = req.header(name, v.to_str().unwrap());
@@ -72,21 +88,34 @@ struct Env {
 
 async fn env() -> Env {
     let data = tempfile::tempdir().unwrap();
-    let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("db.sqlite3")).await.unwrap();
+    let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("db.sqlite3"))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(castellan_server::serve(store, castellan_server::Settings::default(), listener, std::future::pending()));
+    tokio::spawn(castellan_server::serve(
+        store,
+        castellan_server::Settings::default(),
+        listener,
+        std::future::pending(),
+    ));
     let proxy = Proxy {
         upstream,
         http: reqwest::Client::new(),
         mutator: Arc::new(Mutex::new(None)),
         hits: Arc::new(Mutex::new(HashMap::new())),
     };
-    let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state(proxy.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-    Env { proxy, url, _data: data }
+    Env {
+        proxy,
+        url,
+        _data: data,
+    }
 }
 
 struct User {
@@ -98,8 +127,14 @@ struct User {
 async fn user(env: &Env, email: &str) -> User {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::new(dir.path());
-    let (reg, _) = account::register(&home, &env.url, email, PW, "test").await.unwrap();
-    User { home, _dir: dir, secret_key: reg.secret_key.to_string() }
+    let (reg, _) = account::register(&home, &env.url, email, PW, "test")
+        .await
+        .unwrap();
+    User {
+        home,
+        _dir: dir,
+        secret_key: reg.secret_key.to_string(),
+    }
 }
 
 fn session(u: &User) -> VaultSession {
@@ -108,7 +143,8 @@ fn session(u: &User) -> VaultSession {
 
 async fn add(s: &mut VaultSession, profile: VaultKindDto, title: &str) -> uuid::Uuid {
     let mut d = ItemData::new(ItemType::Login, title, 1).unwrap();
-    d.set_field("password", &format!("{title}-secret"), 1).unwrap();
+    d.set_field("password", &format!("{title}-secret"), 1)
+        .unwrap();
     s.create_item(profile, &d).await.unwrap()
 }
 
@@ -177,7 +213,11 @@ async fn p1_swapped_items_p3_swapped_envelopes_p2_moved_items_are_refused() {
     });
     assert_integrity(s.snapshot().await, "item moved to another vault");
     env.proxy.clear();
-    assert_eq!(s.snapshot().await.unwrap().items.len(), 2, "honest answers still work");
+    assert_eq!(
+        s.snapshot().await.unwrap().items.len(),
+        2,
+        "honest answers still work"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +237,9 @@ async fn p4_rollback_p5_bit_flips_p6_suite_downgrade_p9_relabelled_key_id_are_re
     });
     s.snapshot().await.unwrap();
     env.proxy.clear();
-    s.update_item(id, None, None, |d| d.set_field("password", "newer", 2)).await.unwrap();
+    s.update_item(id, None, None, |d| d.set_field("password", "newer", 2))
+        .await
+        .unwrap();
     assert_eq!(s.snapshot().await.unwrap().items[0].version, 2);
 
     // 4: the server replays version 1.
@@ -210,7 +252,10 @@ async fn p4_rollback_p5_bit_flips_p6_suite_downgrade_p9_relabelled_key_id_are_re
     assert_integrity(s.snapshot().await, "rollback to an older version");
     // A fresh session on the same device remembers the high-water mark.
     let mut s2 = session(&u);
-    assert_integrity(s2.snapshot().await, "rollback seen by a new session on the same device");
+    assert_integrity(
+        s2.snapshot().await,
+        "rollback seen by a new session on the same device",
+    );
     env.proxy.clear();
 
     // 5: a single bit flipped anywhere (sampled positions; the crypto crate checks every bit).
@@ -247,7 +292,9 @@ async fn p4_rollback_p5_bit_flips_p6_suite_downgrade_p9_relabelled_key_id_are_re
     // 9: the envelope relabelled with another key id.
     env.proxy.set(|m, p, v| {
         if is_list(m, p) {
-            b64_mutate(&mut objects(v)[0]["overview"], |b| b[6..22].copy_from_slice(&[7u8; 16]));
+            b64_mutate(&mut objects(v)[0]["overview"], |b| {
+                b[6..22].copy_from_slice(&[7u8; 16])
+            });
         }
     });
     assert_integrity(s.snapshot().await, "relabelled key id");
@@ -270,7 +317,11 @@ async fn p13_p14_weakened_kdf_is_refused_before_the_password_is_used() {
     let before = env.proxy.hits("/api/v1/auth/login/finish");
     let r = account::login(&u.home, &env.url, "p13@example.com", PW, None, "t").await;
     assert_integrity(r, "KSF below floor");
-    assert_eq!(env.proxy.hits("/api/v1/auth/login/finish"), before, "no password-derived message was sent");
+    assert_eq!(
+        env.proxy.hits("/api/v1/auth/login/finish"),
+        before,
+        "no password-derived message was sent"
+    );
 
     // 14: at the floor, but below what this device pinned.
     env.proxy.clear();
@@ -288,8 +339,18 @@ async fn p13_p14_weakened_kdf_is_refused_before_the_password_is_used() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let r = account::register(&Home::new(dir.path()), &env.url, "weak@example.com", PW, "t").await;
-    assert!(matches!(r, Err(ClientError::Integrity(_))), "weak KSF at registration");
+    let r = account::register(
+        &Home::new(dir.path()),
+        &env.url,
+        "weak@example.com",
+        PW,
+        "t",
+    )
+    .await;
+    assert!(
+        matches!(r, Err(ClientError::Integrity(_))),
+        "weak KSF at registration"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,10 +364,15 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
     let real = state.server_public_key.clone();
     state.server_public_key = Bytes(vec![9u8; real.len()]);
     alice.home.save_device(&state).unwrap();
-    assert_integrity(account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await, "changed server key");
+    assert_integrity(
+        account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await,
+        "changed server key",
+    );
     state.server_public_key = real;
     alice.home.save_device(&state).unwrap();
-    account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await.unwrap();
+    account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t")
+        .await
+        .unwrap();
 
     // 18: the server claims the account has no keys / no vaults.
     for mutation in ["no_vaults", "empty_wrap", "no_binding"] {
@@ -314,8 +380,13 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
             if m == Method::POST && p == "/api/v1/auth/login/finish" {
                 match mutation {
                     "no_vaults" => v["account"]["vaults"] = serde_json::json!([]),
-                    "empty_wrap" => v["account"]["keyset"]["signing_key_wrap"] = Value::String(String::new()),
-                    _ => v["account"]["keyset"]["key_binding_signature"] = Value::String(Bytes(vec![0; 64]).to_b64()),
+                    "empty_wrap" => {
+                        v["account"]["keyset"]["signing_key_wrap"] = Value::String(String::new())
+                    }
+                    _ => {
+                        v["account"]["keyset"]["key_binding_signature"] =
+                            Value::String(Bytes(vec![0; 64]).to_b64())
+                    }
                 }
             }
         });
@@ -323,17 +394,30 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
         let r = account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await;
         assert_integrity(r, mutation);
         let after = alice.home.device().unwrap();
-        assert_eq!(before.account.keyset, after.account.keyset, "{mutation}: no new keys were generated or stored");
+        assert_eq!(
+            before.account.keyset, after.account.keyset,
+            "{mutation}: no new keys were generated or stored"
+        );
     }
 
     // 19: another user's account key wrap.
-    let bob_wrap = bob.home.device().unwrap().account.keyset.account_key_wrap.to_b64();
+    let bob_wrap = bob
+        .home
+        .device()
+        .unwrap()
+        .account
+        .keyset
+        .account_key_wrap
+        .to_b64();
     env.proxy.set(move |m, p, v| {
         if m == Method::POST && p == "/api/v1/auth/login/finish" {
             v["account"]["keyset"]["account_key_wrap"] = Value::String(bob_wrap.clone());
         }
     });
-    assert_integrity(account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await, "another user's key wrap");
+    assert_integrity(
+        account::login(&alice.home, &env.url, "alice@example.com", PW, None, "t").await,
+        "another user's key wrap",
+    );
 
     // ... or Bob's whole account answer for Alice's login.
     env.proxy.clear();
@@ -346,8 +430,19 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
             v["account"] = bob_account.clone();
         }
     });
-    let r = account::login(&fresh, &env.url, "alice@example.com", PW, Some(&alice.secret_key), "t").await;
+    let r = account::login(
+        &fresh,
+        &env.url,
+        "alice@example.com",
+        PW,
+        Some(&alice.secret_key),
+        "t",
+    )
+    .await;
     assert_integrity(r, "another user's whole account");
-    assert!(fresh.load_device().unwrap().is_none(), "nothing stored after a refused login");
+    assert!(
+        fresh.load_device().unwrap().is_none(),
+        "nothing stored after a refused login"
+    );
     let _ = bob_sk;
 }

@@ -34,12 +34,22 @@ pub(crate) fn decrypt_in_place(
 ) -> Result<()> {
     let cipher = Aes256Gcm::new(&GenericArray::from(*key));
     cipher
-        .decrypt_in_place_detached(&GenericArray::from(*nonce), aad, buf, &GenericArray::from(*tag))
+        .decrypt_in_place_detached(
+            &GenericArray::from(*nonce),
+            aad,
+            buf,
+            &GenericArray::from(*tag),
+        )
         .map_err(|_| CryptoError::Integrity)
 }
 
 /// Raw AES-256-GCM encryption, returns `ciphertext || tag`. Test-vector support only.
-pub fn aes256gcm_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+pub fn aes256gcm_seal(
+    key: &[u8; 32],
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
     buf.extend_from_slice(plaintext);
     let tag = encrypt_in_place(key, nonce, aad, &mut buf)?;
@@ -57,7 +67,9 @@ pub fn aes256gcm_open(
     let split = ciphertext_and_tag
         .len()
         .checked_sub(TAG_LEN)
-        .ok_or(CryptoError::Malformed("ciphertext shorter than the AES-GCM tag"))?;
+        .ok_or(CryptoError::Malformed(
+            "ciphertext shorter than the AES-GCM tag",
+        ))?;
     let (ct, tag) = ciphertext_and_tag.split_at(split);
     let tag: [u8; TAG_LEN] = tag
         .try_into()

@@ -134,7 +134,10 @@ pub struct Context {
 
 impl Context {
     fn new(obj_type: ObjType) -> Self {
-        Self { obj_type, fields: Vec::with_capacity(96) }
+        Self {
+            obj_type,
+            fields: Vec::with_capacity(96),
+        }
     }
 
     fn uuid(mut self, id: Uuid) -> Self {
@@ -164,16 +167,26 @@ impl Context {
 
     /// Account key under the AUK: `(user_id, ak_version)`.
     pub fn account_key_wrap(user_id: Uuid, ak_version: u64) -> Self {
-        Self::new(ObjType::AccountKeyWrap).uuid(user_id).u64(ak_version)
+        Self::new(ObjType::AccountKeyWrap)
+            .uuid(user_id)
+            .u64(ak_version)
     }
 
     /// A private key seed under the account key: `(user_id, key_id, purpose)`.
     pub fn private_key_wrap(user_id: Uuid, key_id: Uuid, purpose: &str) -> Self {
-        Self::new(ObjType::PrivateKeyWrap).uuid(user_id).uuid(key_id).str(purpose)
+        Self::new(ObjType::PrivateKeyWrap)
+            .uuid(user_id)
+            .uuid(key_id)
+            .str(purpose)
     }
 
     /// A vault key: `(owner_id, vault_id, vault_key_version, vault_kind)`.
-    pub fn vault_key_wrap(owner_id: Uuid, vault_id: Uuid, vault_key_version: u64, vault_kind: &str) -> Self {
+    pub fn vault_key_wrap(
+        owner_id: Uuid,
+        vault_id: Uuid,
+        vault_key_version: u64,
+        vault_kind: &str,
+    ) -> Self {
         Self::new(ObjType::VaultKeyWrap)
             .uuid(owner_id)
             .uuid(vault_id)
@@ -235,11 +248,18 @@ impl Context {
 
     /// Account key under a device's local unlock key: `(user_id, device_id)`.
     pub fn local_device_wrap(user_id: Uuid, device_id: Uuid) -> Self {
-        Self::new(ObjType::LocalDeviceWrap).uuid(user_id).uuid(device_id)
+        Self::new(ObjType::LocalDeviceWrap)
+            .uuid(user_id)
+            .uuid(device_id)
     }
 
     /// Folder metadata.
-    pub fn folder_metadata(org_id: Uuid, vault_id: Uuid, folder_id: Uuid, meta_version: u64) -> Self {
+    pub fn folder_metadata(
+        org_id: Uuid,
+        vault_id: Uuid,
+        folder_id: Uuid,
+        meta_version: u64,
+    ) -> Self {
         Self::new(ObjType::FolderMetadata)
             .uuid(org_id)
             .uuid(vault_id)
@@ -271,7 +291,9 @@ impl Context {
     /// An escrow / recovery check value: `(user_id, escrow_id)` (not in the original API
     /// contract; added so every [`ObjType`] has a constructor).
     pub fn escrow_check(user_id: Uuid, escrow_id: Uuid) -> Self {
-        Self::new(ObjType::EscrowCheck).uuid(user_id).uuid(escrow_id)
+        Self::new(ObjType::EscrowCheck)
+            .uuid(user_id)
+            .uuid(escrow_id)
     }
 
     /// `"castellan/v1/ctx/" || obj_type || LP(field)...`
@@ -335,7 +357,12 @@ pub fn seal(key: &SymmetricKey, key_id: Uuid, ctx: &Context, plaintext: &[u8]) -
 }
 
 /// Like [`seal`], but reports an over-long plaintext as an error.
-pub fn try_seal(key: &SymmetricKey, key_id: Uuid, ctx: &Context, plaintext: &[u8]) -> Result<Vec<u8>> {
+pub fn try_seal(
+    key: &SymmetricKey,
+    key_id: Uuid,
+    ctx: &Context,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let mut salt = [0u8; ENVELOPE_SALT_LEN];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     seal_inner(key, key_id, ctx, plaintext, salt)
@@ -407,7 +434,9 @@ fn check_structure(envelope: &[u8]) -> Result<()> {
     if envelope.len() < ENVELOPE_MIN_LEN {
         return Err(CryptoError::Malformed("too short"));
     }
-    if (envelope.len() - ENVELOPE_HEADER_LEN - TAG_LEN) % ENVELOPE_PAD_BLOCK != 0 {
+    // (Written without `is_multiple_of`, which needs Rust 1.87; the workspace MSRV is 1.85.)
+    let misalignment = (envelope.len() - ENVELOPE_HEADER_LEN - TAG_LEN) % ENVELOPE_PAD_BLOCK;
+    if misalignment != 0 {
         return Err(CryptoError::Malformed("bad length"));
     }
     if envelope[..4] != ENVELOPE_MAGIC {
@@ -434,7 +463,10 @@ pub fn open(
     let obj = envelope[5];
     let expected_obj = ctx.obj_type().as_u8();
     if obj != expected_obj {
-        return Err(CryptoError::WrongObjectType { expected: expected_obj, found: obj });
+        return Err(CryptoError::WrongObjectType {
+            expected: expected_obj,
+            found: obj,
+        });
     }
     if envelope[6..22] != expected_key_id.as_bytes()[..] {
         return Err(CryptoError::WrongKeyId);
@@ -449,10 +481,18 @@ pub fn open(
     }
 
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| CryptoError::Malformed("bad length"))?;
+    let tag: [u8; TAG_LEN] = tag
+        .try_into()
+        .map_err(|_| CryptoError::Malformed("bad length"))?;
     let mut body = Zeroizing::new(ciphertext.to_vec());
     let mut k_enc = keys.k_enc();
-    let res = aead::decrypt_in_place(&k_enc, &ZERO_NONCE, &aad(header, &ctx_bytes), &mut body, &tag);
+    let res = aead::decrypt_in_place(
+        &k_enc,
+        &ZERO_NONCE,
+        &aad(header, &ctx_bytes),
+        &mut body,
+        &tag,
+    );
     k_enc.zeroize();
     res?;
     unpad(body)
@@ -465,7 +505,10 @@ fn unpad(mut body: Zeroizing<Vec<u8>>) -> Result<Zeroizing<Vec<u8>>> {
         .and_then(|p| p.try_into().ok())
         .ok_or(CryptoError::Integrity)?;
     let len = usize::try_from(u32::from_be_bytes(prefix)).map_err(|_| CryptoError::Integrity)?;
-    let end = len.checked_add(4).filter(|e| *e <= body.len()).ok_or(CryptoError::Integrity)?;
+    let end = len
+        .checked_add(4)
+        .filter(|e| *e <= body.len())
+        .ok_or(CryptoError::Integrity)?;
     if body[end..].iter().fold(0u8, |acc, b| acc | b) != 0 {
         return Err(CryptoError::Integrity);
     }
@@ -480,9 +523,15 @@ pub fn wrap_key(kek: &SymmetricKey, kek_id: Uuid, ctx: &Context, key: &Symmetric
 }
 
 /// Unwraps a key produced by [`wrap_key`].
-pub fn unwrap_key(kek: &SymmetricKey, kek_id: Uuid, ctx: &Context, envelope: &[u8]) -> Result<SymmetricKey> {
+pub fn unwrap_key(
+    kek: &SymmetricKey,
+    kek_id: Uuid,
+    ctx: &Context,
+    envelope: &[u8],
+) -> Result<SymmetricKey> {
     let pt = open(kek, kek_id, ctx, envelope)?;
-    SymmetricKey::try_from_slice(&pt).map_err(|_| CryptoError::InvalidKey("wrapped key is not 32 bytes"))
+    SymmetricKey::try_from_slice(&pt)
+        .map_err(|_| CryptoError::InvalidKey("wrapped key is not 32 bytes"))
 }
 
 /// The object type in an envelope's header, without any cryptography.
@@ -506,7 +555,14 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        Context::item_overview(Uuid::nil(), Uuid::from_u128(1), Uuid::from_u128(2), 3, 1, Uuid::from_u128(4))
+        Context::item_overview(
+            Uuid::nil(),
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            3,
+            1,
+            Uuid::from_u128(4),
+        )
     }
 
     #[test]

@@ -36,7 +36,14 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { length: 20, lowercase: true, uppercase: true, digits: true, symbols: true, avoid_ambiguous: false }
+        Self {
+            length: 20,
+            lowercase: true,
+            uppercase: true,
+            digits: true,
+            symbols: true,
+            avoid_ambiguous: false,
+        }
     }
 }
 
@@ -44,7 +51,9 @@ impl Default for PasswordPolicy {
 /// least one character of each enabled class, in random order.
 pub fn generate_password(policy: &PasswordPolicy) -> Result<Zeroizing<String>> {
     if !PASSWORD_LENGTH_RANGE.contains(&policy.length) {
-        return Err(CryptoError::InvalidKey("password length must be between 4 and 1024"));
+        return Err(CryptoError::InvalidKey(
+            "password length must be between 4 and 1024",
+        ));
     }
     let classes: Vec<Vec<char>> = [
         (policy.lowercase, LOWER),
@@ -61,7 +70,9 @@ pub fn generate_password(policy: &PasswordPolicy) -> Result<Zeroizing<String>> {
     })
     .collect();
     if classes.is_empty() {
-        return Err(CryptoError::InvalidKey("enable at least one character class"));
+        return Err(CryptoError::InvalidKey(
+            "enable at least one character class",
+        ));
     }
     let all: Vec<char> = classes.iter().flatten().copied().collect();
 
@@ -101,7 +112,11 @@ mod tests {
     #[test]
     fn every_class_present_at_minimum_length() {
         for _ in 0..500 {
-            let p = generate_password(&PasswordPolicy { length: 4, ..Default::default() }).unwrap();
+            let p = generate_password(&PasswordPolicy {
+                length: 4,
+                ..Default::default()
+            })
+            .unwrap();
             assert!(p.chars().any(|c| c.is_ascii_lowercase()));
             assert!(p.chars().any(|c| c.is_ascii_uppercase()));
             assert!(p.chars().any(|c| c.is_ascii_digit()));
@@ -111,7 +126,11 @@ mod tests {
 
     #[test]
     fn avoid_ambiguous() {
-        let policy = PasswordPolicy { length: 1024, avoid_ambiguous: true, ..Default::default() };
+        let policy = PasswordPolicy {
+            length: 1024,
+            avoid_ambiguous: true,
+            ..Default::default()
+        };
         for _ in 0..5 {
             let p = generate_password(&policy).unwrap();
             assert!(!p.chars().any(|c| AMBIGUOUS.contains(c)), "{}", &*p);
@@ -134,8 +153,16 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(generate_password(&PasswordPolicy { length: 3, ..Default::default() }).is_err());
-        assert!(generate_password(&PasswordPolicy { length: 1025, ..Default::default() }).is_err());
+        assert!(generate_password(&PasswordPolicy {
+            length: 3,
+            ..Default::default()
+        })
+        .is_err());
+        assert!(generate_password(&PasswordPolicy {
+            length: 1025,
+            ..Default::default()
+        })
+        .is_err());
         assert!(generate_password(&PasswordPolicy {
             lowercase: false,
             uppercase: false,
@@ -163,6 +190,9 @@ mod tests {
                 counts[usize::from(c as u8 - b'a')] += 1;
             }
         }
-        assert!(counts.iter().all(|&n| (1700..2250).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (1700..2250).contains(&n)),
+            "{counts:?}"
+        );
     }
 }

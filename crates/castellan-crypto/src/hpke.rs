@@ -33,8 +33,12 @@ impl hpke::rand_core::CryptoRng for OsRng09 {}
 fn map_err(e: HpkeError) -> CryptoError {
     match e {
         HpkeError::OpenError | HpkeError::DecapError => CryptoError::Integrity,
-        HpkeError::EncapError => CryptoError::InvalidKey("HPKE encapsulation failed (bad recipient key)"),
-        HpkeError::IncorrectInputLength(_, _) => CryptoError::Malformed("bad HPKE encapsulated key length"),
+        HpkeError::EncapError => {
+            CryptoError::InvalidKey("HPKE encapsulation failed (bad recipient key)")
+        }
+        HpkeError::IncorrectInputLength(_, _) => {
+            CryptoError::Malformed("bad HPKE encapsulated key length")
+        }
         _ => CryptoError::InvalidKey("HPKE operation failed"),
     }
 }
@@ -66,7 +70,9 @@ impl HpkePrivateKey {
     /// The public key.
     pub fn public_key(&self) -> HpkePublicKey {
         let sk = x25519_dalek::StaticSecret::from(self.bytes);
-        HpkePublicKey { bytes: x25519_dalek::PublicKey::from(&sk).to_bytes() }
+        HpkePublicKey {
+            bytes: x25519_dalek::PublicKey::from(&sk).to_bytes(),
+        }
     }
 
     fn to_hpke(&self) -> Result<<Kem as hpke::Kem>::PrivateKey> {
@@ -113,7 +119,12 @@ impl HpkePublicKey {
 }
 
 /// Single-shot HPKE seal to `recipient`. Returns `(enc, ciphertext)`.
-pub fn hpke_seal(recipient: &HpkePublicKey, info: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+pub fn hpke_seal(
+    recipient: &HpkePublicKey,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
     let pk = recipient.to_hpke()?;
     let (enc, ct) = hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem, _>(
         &OpModeS::Base,
@@ -140,9 +151,16 @@ pub fn hpke_open(
     }
     let sk = recipient.to_hpke()?;
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(map_err)?;
-    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(&OpModeR::Base, &sk, &enc, info, ciphertext, aad)
-        .map(Zeroizing::new)
-        .map_err(map_err)
+    hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(
+        &OpModeR::Base,
+        &sk,
+        &enc,
+        info,
+        ciphertext,
+        aad,
+    )
+    .map(Zeroizing::new)
+    .map_err(map_err)
 }
 
 /// RFC 9180 `DeriveKeyPair` for this KEM (test-vector support).
@@ -153,7 +171,10 @@ pub fn hpke_derive_keypair(ikm: &[u8]) -> (HpkePrivateKey, HpkePublicKey) {
     skb.copy_from_slice(&sk.to_bytes());
     let mut pkb = [0u8; 32];
     pkb.copy_from_slice(&pk.to_bytes());
-    let out = (HpkePrivateKey::from_bytes(skb), HpkePublicKey { bytes: pkb });
+    let out = (
+        HpkePrivateKey::from_bytes(skb),
+        HpkePublicKey { bytes: pkb },
+    );
     skb.zeroize();
     out
 }
@@ -167,15 +188,30 @@ mod tests {
         let sk = HpkePrivateKey::generate();
         let pk = sk.public_key();
         let (enc, ct) = hpke_seal(&pk, b"info", b"aad", b"hello").unwrap();
-        assert_eq!(&hpke_open(&sk, &enc, b"info", b"aad", &ct).unwrap()[..], b"hello");
-        assert_eq!(hpke_open(&sk, &enc, b"inf0", b"aad", &ct).unwrap_err(), CryptoError::Integrity);
-        assert_eq!(hpke_open(&sk, &enc, b"info", b"aaD", &ct).unwrap_err(), CryptoError::Integrity);
+        assert_eq!(
+            &hpke_open(&sk, &enc, b"info", b"aad", &ct).unwrap()[..],
+            b"hello"
+        );
+        assert_eq!(
+            hpke_open(&sk, &enc, b"inf0", b"aad", &ct).unwrap_err(),
+            CryptoError::Integrity
+        );
+        assert_eq!(
+            hpke_open(&sk, &enc, b"info", b"aaD", &ct).unwrap_err(),
+            CryptoError::Integrity
+        );
         let mut bad = ct.clone();
         bad[0] ^= 1;
-        assert_eq!(hpke_open(&sk, &enc, b"info", b"aad", &bad).unwrap_err(), CryptoError::Integrity);
+        assert_eq!(
+            hpke_open(&sk, &enc, b"info", b"aad", &bad).unwrap_err(),
+            CryptoError::Integrity
+        );
         assert!(hpke_open(&sk, &enc[..31], b"info", b"aad", &ct).is_err());
         let other = HpkePrivateKey::generate();
-        assert_eq!(hpke_open(&other, &enc, b"info", b"aad", &ct).unwrap_err(), CryptoError::Integrity);
+        assert_eq!(
+            hpke_open(&other, &enc, b"info", b"aad", &ct).unwrap_err(),
+            CryptoError::Integrity
+        );
         assert_eq!(HpkePublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
         assert_eq!(format!("{sk:?}"), "HpkePrivateKey(<redacted>)");
     }

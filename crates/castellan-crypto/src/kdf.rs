@@ -55,11 +55,19 @@ pub struct KsfParams {
 impl KsfParams {
     /// The compiled-in minimum: 64 MiB, 3 passes, 4 lanes, identical to
     /// `@serenity-kit/opaque`'s "memoryConstrained" Argon2id parameters.
-    pub const FLOOR: KsfParams = KsfParams { m_kib: 65536, t: 3, p: 4 };
+    pub const FLOOR: KsfParams = KsfParams {
+        m_kib: 65536,
+        t: 3,
+        p: 4,
+    };
 
     /// Sanity ceiling against a malicious server asking for absurd parameters
     /// (4 GiB, 64 passes, 64 lanes).
-    pub const CEILING: KsfParams = KsfParams { m_kib: 4 * 1024 * 1024, t: 64, p: 64 };
+    pub const CEILING: KsfParams = KsfParams {
+        m_kib: 4 * 1024 * 1024,
+        t: 64,
+        p: 64,
+    };
 
     /// `WeakKdf` if any parameter is below [`KsfParams::FLOOR`].
     pub fn check_floor(&self) -> Result<()> {
@@ -84,7 +92,9 @@ impl KsfParams {
         if self.m_kib <= c.m_kib && self.t <= c.t && self.p <= c.p {
             Ok(())
         } else {
-            Err(CryptoError::InvalidKey("Argon2id parameters exceed the supported maximum"))
+            Err(CryptoError::InvalidKey(
+                "Argon2id parameters exceed the supported maximum",
+            ))
         }
     }
 
@@ -117,7 +127,9 @@ fn argon2_error(e: argon2::Error) -> CryptoError {
         argon2::Error::MemoryTooLittle => "Argon2id memory cost too small",
         argon2::Error::MemoryTooMuch => "Argon2id memory cost too large",
         argon2::Error::TimeTooSmall => "Argon2id time cost too small",
-        argon2::Error::ThreadsTooFew | argon2::Error::ThreadsTooMany => "Argon2id parallelism out of range",
+        argon2::Error::ThreadsTooFew | argon2::Error::ThreadsTooMany => {
+            "Argon2id parallelism out of range"
+        }
         argon2::Error::OutputTooShort => "Argon2id output too short (min 4 bytes)",
         argon2::Error::OutputTooLong => "Argon2id output too long",
         argon2::Error::SaltTooShort => "Argon2id salt too short (min 8 bytes)",
@@ -155,9 +167,11 @@ pub fn argon2id_with_secret_and_ad(
     let ctx = if secret.is_empty() {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
     } else {
-        Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, p).map_err(argon2_error)?
+        Argon2::new_with_secret(secret, Algorithm::Argon2id, Version::V0x13, p)
+            .map_err(argon2_error)?
     };
-    ctx.hash_password_into(password, salt, out).map_err(argon2_error)
+    ctx.hash_password_into(password, salt, out)
+        .map_err(argon2_error)
 }
 
 /// NFKC-normalizes a password into a zeroizing buffer sized up front (no reallocation copies).
@@ -213,37 +227,105 @@ mod tests {
     fn floor_checks() {
         assert!(KsfParams::FLOOR.check_floor().is_ok());
         for weak in [
-            KsfParams { m_kib: 65535, t: 3, p: 4 },
-            KsfParams { m_kib: 65536, t: 2, p: 4 },
-            KsfParams { m_kib: 65536, t: 3, p: 1 },
+            KsfParams {
+                m_kib: 65535,
+                t: 3,
+                p: 4,
+            },
+            KsfParams {
+                m_kib: 65536,
+                t: 2,
+                p: 4,
+            },
+            KsfParams {
+                m_kib: 65536,
+                t: 3,
+                p: 1,
+            },
         ] {
             assert!(matches!(weak.check_floor(), Err(CryptoError::WeakKdf(_))));
         }
-        let strong = KsfParams { m_kib: 262144, t: 4, p: 4 };
+        let strong = KsfParams {
+            m_kib: 262144,
+            t: 4,
+            p: 4,
+        };
         assert!(strong.at_least(&KsfParams::FLOOR));
         assert!(!KsfParams::FLOOR.at_least(&strong));
-        assert!(KsfParams { m_kib: u32::MAX, t: 3, p: 4 }.check_ceiling().is_err());
+        assert!(KsfParams {
+            m_kib: u32::MAX,
+            t: 3,
+            p: 4
+        }
+        .check_ceiling()
+        .is_err());
     }
 
     #[test]
     fn argon2_rejects_bad_params_without_panicking() {
         let mut out = [0u8; 32];
         for p in [
-            KsfParams { m_kib: 8, t: 1, p: u32::MAX },
-            KsfParams { m_kib: 8, t: 1, p: 0 },
-            KsfParams { m_kib: 1, t: 1, p: 1 },
-            KsfParams { m_kib: 64, t: 0, p: 1 },
+            KsfParams {
+                m_kib: 8,
+                t: 1,
+                p: u32::MAX,
+            },
+            KsfParams {
+                m_kib: 8,
+                t: 1,
+                p: 0,
+            },
+            KsfParams {
+                m_kib: 1,
+                t: 1,
+                p: 1,
+            },
+            KsfParams {
+                m_kib: 64,
+                t: 0,
+                p: 1,
+            },
         ] {
             assert!(argon2id(b"pw", b"saltsalt", p, &mut out).is_err());
         }
-        assert!(argon2id(b"pw", b"short", KsfParams { m_kib: 64, t: 1, p: 1 }, &mut out).is_err());
-        assert!(argon2id(b"pw", b"saltsalt", KsfParams { m_kib: 64, t: 1, p: 1 }, &mut out[..3]).is_err());
+        assert!(argon2id(
+            b"pw",
+            b"short",
+            KsfParams {
+                m_kib: 64,
+                t: 1,
+                p: 1
+            },
+            &mut out
+        )
+        .is_err());
+        assert!(argon2id(
+            b"pw",
+            b"saltsalt",
+            KsfParams {
+                m_kib: 64,
+                t: 1,
+                p: 1
+            },
+            &mut out[..3]
+        )
+        .is_err());
     }
 
     #[test]
     fn local_unlock_key_refuses_weak_params() {
         let sk = SecretKey::from_bytes([1u8; 16]);
-        let r = local_unlock_key("pw", &sk, &[0u8; 16], Uuid::nil(), KsfParams { m_kib: 1024, t: 1, p: 1 });
+        let r = local_unlock_key(
+            "pw",
+            &sk,
+            &[0u8; 16],
+            Uuid::nil(),
+            KsfParams {
+                m_kib: 1024,
+                t: 1,
+                p: 1,
+            },
+        );
         assert!(matches!(r, Err(CryptoError::WeakKdf(_))));
     }
 

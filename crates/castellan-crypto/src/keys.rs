@@ -75,6 +75,9 @@ mod tests {
 
     #[test]
     fn generate_is_random() {
-        assert_ne!(SymmetricKey::generate().expose_secret(), SymmetricKey::generate().expose_secret());
+        assert_ne!(
+            SymmetricKey::generate().expose_secret(),
+            SymmetricKey::generate().expose_secret()
+        );
     }
 }

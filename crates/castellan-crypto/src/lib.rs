@@ -62,22 +62,23 @@ mod totp;
 mod util;
 
 pub use envelope::{
-    envelope_key_id, envelope_obj_type, open, seal, seal_with_salt, try_seal, unwrap_key, wrap_key, Context,
-    ObjType, ENVELOPE_HEADER_LEN, ENVELOPE_MAGIC, ENVELOPE_MIN_LEN, ENVELOPE_PAD_BLOCK, ENVELOPE_SALT_LEN,
-    MAX_PLAINTEXT_LEN, SUITE_V1,
+    envelope_key_id, envelope_obj_type, open, seal, seal_with_salt, try_seal, unwrap_key, wrap_key,
+    Context, ObjType, ENVELOPE_HEADER_LEN, ENVELOPE_MAGIC, ENVELOPE_MIN_LEN, ENVELOPE_PAD_BLOCK,
+    ENVELOPE_SALT_LEN, MAX_PLAINTEXT_LEN, SUITE_V1,
 };
 pub use error::{CryptoError, Result};
 pub use fingerprint::{ct_eq, fingerprint, sha256};
 pub use generate::{generate_password, PasswordPolicy, PASSWORD_LENGTH_RANGE};
 pub use hpke::{hpke_open, hpke_seal, HpkePrivateKey, HpkePublicKey, HPKE_ENC_LEN};
 pub use kdf::{
-    account_unlock_key, argon2id, hkdf_sha256, local_unlock_key, try_hkdf_sha256, KsfParams, HKDF_SHA256_MAX_LEN,
+    account_unlock_key, argon2id, hkdf_sha256, local_unlock_key, try_hkdf_sha256, KsfParams,
+    HKDF_SHA256_MAX_LEN,
 };
 pub use keys::SymmetricKey;
 pub use opaque::{
     client_login_finish, client_login_start, client_registration_finish, client_registration_start,
-    server_login_finish, server_login_start, server_registration_finish, server_registration_start, ClientLogin,
-    ClientRegistration, ExportKey, ServerLogin, ServerSetup, SessionKey,
+    server_login_finish, server_login_start, server_registration_finish, server_registration_start,
+    ClientLogin, ClientRegistration, ExportKey, ServerLogin, ServerSetup, SessionKey,
 };
 pub use secret_key::{password_input, SecretKey};
 pub use sign::{SigningKey, VerifyingKey};

@@ -104,7 +104,9 @@ redacted_debug!(ServerSetup);
 impl ServerSetup {
     /// Fresh random server setup.
     pub fn generate() -> Self {
-        Self { inner: opaque_ke::ServerSetup::<Suite>::new(&mut OsRng) }
+        Self {
+            inner: opaque_ke::ServerSetup::<Suite>::new(&mut OsRng),
+        }
     }
 
     /// Serialized form (secret!).
@@ -117,9 +119,14 @@ impl ServerSetup {
 
     /// Restores a [`ServerSetup::to_bytes`] blob.
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        opaque_ke::ServerSetup::<Suite>::deserialize(b)
-            .map(|inner| Self { inner })
-            .map_err(|_| CryptoError::InvalidKey("invalid OPAQUE server setup"))
+        let inner = opaque_ke::ServerSetup::<Suite>::deserialize(b)
+            .map_err(|_| CryptoError::InvalidKey("invalid OPAQUE server setup"))?;
+        let s = Self { inner };
+        // opaque-ke ignores trailing bytes; we do not.
+        if s.to_bytes().len() != b.len() {
+            return Err(CryptoError::InvalidKey("invalid OPAQUE server setup"));
+        }
+        Ok(s)
     }
 
     /// The server's static public key (32 bytes); clients may pin it.
@@ -161,9 +168,13 @@ impl ServerLogin {
 
     /// Restores a [`ServerLogin::to_bytes`] blob.
     pub fn from_bytes(b: &[u8]) -> Result<Self> {
-        opaque_ke::ServerLogin::<Suite>::deserialize(b)
-            .map(|inner| Self { inner })
-            .map_err(bad_message("server login state"))
+        let inner = opaque_ke::ServerLogin::<Suite>::deserialize(b)
+            .map_err(bad_message("server login state"))?;
+        let s = Self { inner };
+        if s.to_bytes().len() != b.len() {
+            return Err(CryptoError::Opaque("malformed server login state".into()));
+        }
+        Ok(s)
     }
 }
 
@@ -172,14 +183,21 @@ impl ServerLogin {
 fn ksf(params: KsfParams) -> Result<Argon2<'static>> {
     params.check_floor()?;
     params.check_ceiling()?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2_params(None)?))
+    Ok(Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.to_argon2_params(None)?,
+    ))
 }
 
 /// Client step 1 of registration: returns the state and the registration request.
 pub fn client_registration_start(password_input: &[u8]) -> Result<(ClientRegistration, Vec<u8>)> {
     let r = opaque_ke::ClientRegistration::<Suite>::start(&mut OsRng, password_input)
         .map_err(opaque_err("registration start failed"))?;
-    Ok((ClientRegistration { inner: r.state }, r.message.serialize().to_vec()))
+    Ok((
+        ClientRegistration { inner: r.state },
+        r.message.serialize().to_vec(),
+    ))
 }
 
 /// Client step 2 of registration. Returns `(registration_upload, export_key, server_public_key)`.
@@ -191,7 +209,8 @@ pub fn client_registration_finish(
     ksf_params: KsfParams,
 ) -> Result<(Vec<u8>, ExportKey, Vec<u8>)> {
     let ksf = ksf(ksf_params)?;
-    let response = RegistrationResponse::<Suite>::deserialize(response).map_err(bad_message("registration response"))?;
+    let response = RegistrationResponse::<Suite>::deserialize(response)
+        .map_err(bad_message("registration response"))?;
     let params = ClientRegistrationFinishParameters::new(Identifiers::default(), Some(&ksf));
     let mut r = state
         .inner
@@ -210,7 +229,10 @@ pub fn client_registration_finish(
 pub fn client_login_start(password_input: &[u8]) -> Result<(ClientLogin, Vec<u8>)> {
     let r = opaque_ke::ClientLogin::<Suite>::start(&mut OsRng, password_input)
         .map_err(opaque_err("login start failed"))?;
-    Ok((ClientLogin { inner: r.state }, r.message.serialize().to_vec()))
+    Ok((
+        ClientLogin { inner: r.state },
+        r.message.serialize().to_vec(),
+    ))
 }
 
 /// Client step 2 of login. Returns `(credential_finalization, session_key, export_key,
@@ -223,7 +245,8 @@ pub fn client_login_finish(
     ksf_params: KsfParams,
 ) -> Result<(Vec<u8>, SessionKey, ExportKey, Vec<u8>)> {
     let ksf = ksf(ksf_params)?;
-    let response = CredentialResponse::<Suite>::deserialize(response).map_err(bad_message("credential response"))?;
+    let response = CredentialResponse::<Suite>::deserialize(response)
+        .map_err(bad_message("credential response"))?;
     let params = ClientLoginFinishParameters::new(None, Identifiers::default(), Some(&ksf));
     let mut r = state
         .inner
@@ -240,7 +263,9 @@ pub fn client_login_finish(
     r.export_key.as_mut_slice().zeroize();
     Ok((
         r.message.serialize().to_vec(),
-        SessionKey { bytes: session_key? },
+        SessionKey {
+            bytes: session_key?,
+        },
         ExportKey { bytes: export_key? },
         r.server_s_pk.serialize().to_vec(),
     ))
@@ -253,7 +278,8 @@ pub fn server_registration_start(
     request: &[u8],
     credential_identifier: &[u8],
 ) -> Result<Vec<u8>> {
-    let request = RegistrationRequest::<Suite>::deserialize(request).map_err(bad_message("registration request"))?;
+    let request = RegistrationRequest::<Suite>::deserialize(request)
+        .map_err(bad_message("registration request"))?;
     let r = ServerRegistration::<Suite>::start(&setup.inner, request, credential_identifier)
         .map_err(opaque_err("registration failed"))?;
     Ok(r.message.serialize().to_vec())
@@ -261,8 +287,11 @@ pub fn server_registration_start(
 
 /// Validates the client's registration upload and returns the password file to store.
 pub fn server_registration_finish(upload: &[u8]) -> Result<Vec<u8>> {
-    let upload = RegistrationUpload::<Suite>::deserialize(upload).map_err(bad_message("registration upload"))?;
-    Ok(ServerRegistration::<Suite>::finish(upload).serialize().to_vec())
+    let upload = RegistrationUpload::<Suite>::deserialize(upload)
+        .map_err(bad_message("registration upload"))?;
+    Ok(ServerRegistration::<Suite>::finish(upload)
+        .serialize()
+        .to_vec())
 }
 
 /// Server step 1 of login. With `password_file = None` opaque-ke answers from a dummy record,
@@ -277,7 +306,8 @@ pub fn server_login_start(
         .map(ServerRegistration::<Suite>::deserialize)
         .transpose()
         .map_err(bad_message("password file"))?;
-    let request = CredentialRequest::<Suite>::deserialize(request).map_err(bad_message("credential request"))?;
+    let request = CredentialRequest::<Suite>::deserialize(request)
+        .map_err(bad_message("credential request"))?;
     let r = opaque_ke::ServerLogin::start(
         &mut OsRng,
         &setup.inner,
@@ -287,17 +317,25 @@ pub fn server_login_start(
         ServerLoginParameters::default(),
     )
     .map_err(opaque_err("login failed"))?;
-    Ok((ServerLogin { inner: r.state }, r.message.serialize().to_vec()))
+    Ok((
+        ServerLogin { inner: r.state },
+        r.message.serialize().to_vec(),
+    ))
 }
 
 /// Server step 2 of login: verifies the client's finalization and returns the session key.
 pub fn server_login_finish(state: ServerLogin, finalization: &[u8]) -> Result<SessionKey> {
-    let fin = CredentialFinalization::<Suite>::deserialize(finalization).map_err(bad_message("credential finalization"))?;
+    let fin = CredentialFinalization::<Suite>::deserialize(finalization)
+        .map_err(bad_message("credential finalization"))?;
     let mut r = state
         .inner
         .finish(fin, ServerLoginParameters::default())
-        .map_err(|_| CryptoError::Opaque("login failed: client authentication did not verify".into()))?;
+        .map_err(|_| {
+            CryptoError::Opaque("login failed: client authentication did not verify".into())
+        })?;
     let session_key = copy64(&r.session_key);
     r.session_key.as_mut_slice().zeroize();
-    Ok(SessionKey { bytes: session_key? })
+    Ok(SessionKey {
+        bytes: session_key?,
+    })
 }

@@ -70,7 +70,9 @@ impl SecretKey {
         }
         let data: &[u8] = if sym.len() == PREFIX.len() + TEXT_CHARS {
             if !sym.starts_with(b"CK") {
-                return Err(CryptoError::BadSecretKey("a Castellan Secret Key starts with \"CK1-\"".into()));
+                return Err(CryptoError::BadSecretKey(
+                    "a Castellan Secret Key starts with \"CK1-\"".into(),
+                ));
             }
             if sym.get(2) != Some(&b'1') {
                 return Err(CryptoError::BadSecretKey(
@@ -81,7 +83,11 @@ impl SecretKey {
         } else if sym.len() == TEXT_CHARS {
             &sym[..]
         } else {
-            let n = if sym.starts_with(PREFIX.as_bytes()) { sym.len() - PREFIX.len() } else { sym.len() };
+            let n = if sym.starts_with(PREFIX.as_bytes()) {
+                sym.len() - PREFIX.len()
+            } else {
+                sym.len()
+            };
             return Err(CryptoError::BadSecretKey(format!(
                 "a Secret Key has {TEXT_CHARS} characters after \"CK1-\" but this one has {n} \
                  (check for missing or extra characters)"
@@ -99,7 +105,9 @@ impl SecretKey {
         for v in &values[..DATA_CHARS] {
             *n = (*n << 5) | u128::from(*v);
         }
-        Ok(Self { bytes: n.to_be_bytes() })
+        Ok(Self {
+            bytes: n.to_be_bytes(),
+        })
     }
 
     /// The text form, e.g. `CK1-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX-X`.
@@ -113,7 +121,9 @@ impl SecretKey {
         }
         values[DATA_CHARS] = luhn32_check(&values[..DATA_CHARS]);
 
-        let mut out = Zeroizing::new(String::with_capacity(PREFIX.len() + TEXT_CHARS + GROUPS.len()));
+        let mut out = Zeroizing::new(String::with_capacity(
+            PREFIX.len() + TEXT_CHARS + GROUPS.len(),
+        ));
         out.push_str(PREFIX);
         let mut it = values.iter();
         for g in GROUPS {
@@ -133,7 +143,10 @@ impl std::fmt::Debug for SecretKey {
 }
 
 fn value_of(sym: u8) -> Option<u8> {
-    ALPHABET.iter().position(|a| *a == sym).and_then(|p| u8::try_from(p).ok())
+    ALPHABET
+        .iter()
+        .position(|a| *a == sym)
+        .and_then(|p| u8::try_from(p).ok())
 }
 
 /// Luhn mod N (N = 32) addend for a doubled code point: the base-32 digit sum of `2v`.
@@ -145,7 +158,11 @@ fn luhn_double(v: u8) -> u32 {
 fn luhn32_check(data: &[u8]) -> u8 {
     let mut sum = 0u32;
     for (i, v) in data.iter().rev().enumerate() {
-        sum += if i % 2 == 0 { luhn_double(*v) } else { u32::from(*v) };
+        sum += if i % 2 == 0 {
+            luhn_double(*v)
+        } else {
+            u32::from(*v)
+        };
     }
     ((32 - sum % 32) % 32) as u8
 }
@@ -153,15 +170,22 @@ fn luhn32_check(data: &[u8]) -> u8 {
 fn luhn32_valid(all: &[u8]) -> bool {
     let mut sum = 0u32;
     for (i, v) in all.iter().rev().enumerate() {
-        sum += if i % 2 == 1 { luhn_double(*v) } else { u32::from(*v) };
+        sum += if i % 2 == 1 {
+            luhn_double(*v)
+        } else {
+            u32::from(*v)
+        };
     }
-    sum % 32 == 0
+    let rem = sum % 32;
+    rem == 0
 }
 
 /// OPAQUE password input: `"castellan/v1/opaque-pw" || LP(NFKC(password)) || secret_key`.
 pub fn password_input(password: &str, secret_key: &SecretKey) -> Zeroizing<Vec<u8>> {
     let pw = nfkc_password(password);
-    let mut out = Zeroizing::new(Vec::with_capacity(OPAQUE_PW_LABEL.len() + 4 + pw.len() + 16));
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        OPAQUE_PW_LABEL.len() + 4 + pw.len() + 16,
+    ));
     out.extend_from_slice(OPAQUE_PW_LABEL);
     put_lp(&mut out, pw.as_bytes());
     out.extend_from_slice(secret_key.expose_secret());
@@ -188,12 +212,26 @@ mod tests {
             let groups: Vec<usize> = text.split('-').map(str::len).collect();
             assert_eq!(groups, [3, 6, 5, 5, 5, 5, 1]);
             assert!(text.starts_with("CK1-"));
-            assert_eq!(SecretKey::parse(&text).unwrap().expose_secret(), sk.expose_secret());
-            assert_eq!(SecretKey::parse(&text.to_lowercase()).unwrap().expose_secret(), sk.expose_secret());
+            assert_eq!(
+                SecretKey::parse(&text).unwrap().expose_secret(),
+                sk.expose_secret()
+            );
+            assert_eq!(
+                SecretKey::parse(&text.to_lowercase())
+                    .unwrap()
+                    .expose_secret(),
+                sk.expose_secret()
+            );
             let bare: String = text[4..].chars().filter(|c| *c != '-').collect();
-            assert_eq!(SecretKey::parse(&bare).unwrap().expose_secret(), sk.expose_secret());
+            assert_eq!(
+                SecretKey::parse(&bare).unwrap().expose_secret(),
+                sk.expose_secret()
+            );
             let spaced = text.replace('-', " ");
-            assert_eq!(SecretKey::parse(&spaced).unwrap().expose_secret(), sk.expose_secret());
+            assert_eq!(
+                SecretKey::parse(&spaced).unwrap().expose_secret(),
+                sk.expose_secret()
+            );
         }
     }
 
@@ -201,9 +239,14 @@ mod tests {
     fn extremes() {
         for b in [[0u8; 16], [0xFF; 16]] {
             let sk = SecretKey::from_bytes(b);
-            assert_eq!(SecretKey::parse(&sk.to_display()).unwrap().expose_secret(), &b);
+            assert_eq!(
+                SecretKey::parse(&sk.to_display()).unwrap().expose_secret(),
+                &b
+            );
         }
-        assert!(SecretKey::from_bytes([0xFF; 16]).to_display().starts_with("CK1-7"));
+        assert!(SecretKey::from_bytes([0xFF; 16])
+            .to_display()
+            .starts_with("CK1-7"));
     }
 
     #[test]
@@ -264,6 +307,9 @@ mod tests {
 
     #[test]
     fn debug_redacted() {
-        assert_eq!(format!("{:?}", SecretKey::generate()), "SecretKey(<redacted>)");
+        assert_eq!(
+            format!("{:?}", SecretKey::generate()),
+            "SecretKey(<redacted>)"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub struct SigningKey {
 impl SigningKey {
     /// A fresh key from the OS CSPRNG.
     pub fn generate() -> Self {
-        Self { inner: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng) }
+        Self {
+            inner: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+        }
     }
 
     /// The key for a 32-byte seed (RFC 8032 private key).
@@ -42,7 +44,9 @@ impl SigningKey {
 
     /// The public half.
     pub fn verifying_key(&self) -> VerifyingKey {
-        VerifyingKey { inner: self.inner.verifying_key() }
+        VerifyingKey {
+            inner: self.inner.verifying_key(),
+        }
     }
 
     /// Ed25519 signature over `"castellan/v1/sig/" || statement_type || 0x00 || body`.
@@ -51,7 +55,9 @@ impl SigningKey {
     /// byte (the verifier rejects such types).
     pub fn sign_statement(&self, statement_type: &str, body: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer;
-        self.inner.sign(&statement_message(statement_type, body)).to_bytes()
+        self.inner
+            .sign(&statement_message(statement_type, body))
+            .to_bytes()
     }
 
     /// Plain Ed25519 over `msg` (for test vectors; application code signs statements).
@@ -91,7 +97,9 @@ impl VerifyingKey {
         let inner = ed25519_dalek::VerifyingKey::from_bytes(&arr)
             .map_err(|_| CryptoError::InvalidKey("not a valid Ed25519 public key"))?;
         if inner.is_weak() {
-            return Err(CryptoError::InvalidKey("weak (small-order) Ed25519 public key"));
+            return Err(CryptoError::InvalidKey(
+                "weak (small-order) Ed25519 public key",
+            ));
         }
         Ok(Self { inner })
     }
@@ -128,10 +136,22 @@ mod tests {
         let vk = sk.verifying_key();
         let sig = sk.sign_statement("key-binding", b"body");
         vk.verify_statement("key-binding", b"body", &sig).unwrap();
-        assert_eq!(vk.verify_statement("key-bindinG", b"body", &sig), Err(CryptoError::BadSignature));
-        assert_eq!(vk.verify_statement("key-binding", b"bodY", &sig), Err(CryptoError::BadSignature));
-        assert_eq!(vk.verify_statement("key-binding", b"body", &sig[..63]), Err(CryptoError::BadSignature));
-        assert_eq!(vk.verify_statement("key\0binding", b"body", &sig), Err(CryptoError::BadSignature));
+        assert_eq!(
+            vk.verify_statement("key-bindinG", b"body", &sig),
+            Err(CryptoError::BadSignature)
+        );
+        assert_eq!(
+            vk.verify_statement("key-binding", b"bodY", &sig),
+            Err(CryptoError::BadSignature)
+        );
+        assert_eq!(
+            vk.verify_statement("key-binding", b"body", &sig[..63]),
+            Err(CryptoError::BadSignature)
+        );
+        assert_eq!(
+            vk.verify_statement("key\0binding", b"body", &sig),
+            Err(CryptoError::BadSignature)
+        );
         assert!(vk.verify_raw(b"body", &sig).is_err());
         assert_eq!(VerifyingKey::from_bytes(&vk.to_bytes()).unwrap(), vk);
     }

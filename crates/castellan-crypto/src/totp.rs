@@ -80,10 +80,14 @@ impl TotpSpec {
     fn parse_uri(rest: &str) -> Result<Self> {
         let (kind, rest) = rest.split_once('/').unwrap_or((rest, ""));
         if kind.eq_ignore_ascii_case("hotp") {
-            return Err(err("HOTP (counter-based) codes are not supported, only TOTP"));
+            return Err(err(
+                "HOTP (counter-based) codes are not supported, only TOTP",
+            ));
         }
         if !kind.eq_ignore_ascii_case("totp") {
-            return Err(err(format!("unknown otpauth type {kind:?} (expected \"totp\")")));
+            return Err(err(format!(
+                "unknown otpauth type {kind:?} (expected \"totp\")"
+            )));
         }
         let query = rest.split_once('?').map(|(_, q)| q).unwrap_or("");
         let query = query.split('#').next().unwrap_or("");
@@ -110,7 +114,12 @@ impl TotpSpec {
                         .parse()
                         .ok()
                         .filter(|d| DIGITS_RANGE.contains(d))
-                        .ok_or_else(|| err(format!("digits must be between 6 and 10, got {:?}", v.as_str())))?
+                        .ok_or_else(|| {
+                            err(format!(
+                                "digits must be between 6 and 10, got {:?}",
+                                v.as_str()
+                            ))
+                        })?
                 }
                 "period" => {
                     period = v
@@ -118,13 +127,23 @@ impl TotpSpec {
                         .parse()
                         .ok()
                         .filter(|p| PERIOD_RANGE.contains(p))
-                        .ok_or_else(|| err(format!("period must be between 1 and 3600 seconds, got {:?}", v.as_str())))?
+                        .ok_or_else(|| {
+                            err(format!(
+                                "period must be between 1 and 3600 seconds, got {:?}",
+                                v.as_str()
+                            ))
+                        })?
                 }
                 _ => {} // issuer, image, ... are not needed to compute codes
             }
         }
         let secret = secret.ok_or_else(|| err("the otpauth URI has no secret parameter"))?;
-        Ok(Self { secret, algorithm, digits, period })
+        Ok(Self {
+            secret,
+            algorithm,
+            digits,
+            period,
+        })
     }
 
     fn counter(&self, unix_time: u64) -> u64 {
@@ -147,7 +166,9 @@ impl TotpSpec {
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map(|b| u32::from_be_bytes(b) & 0x7fff_ffff)
             .unwrap_or(0);
-        let digits = self.digits.clamp(*DIGITS_RANGE.start(), *DIGITS_RANGE.end());
+        let digits = self
+            .digits
+            .clamp(*DIGITS_RANGE.start(), *DIGITS_RANGE.end());
         let code = u64::from(bin) % 10u64.pow(digits);
         format!("{code:0width$}", width = digits as usize)
     }
@@ -177,7 +198,9 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(v);
                 i += 3;
@@ -269,7 +292,10 @@ mod tests {
     fn bare_secret_defaults() {
         let t = TotpSpec::parse("  jbsw y3dp ehpk 3pxp ").unwrap();
         assert_eq!(t.secret, b"Hello!\xde\xad\xbe\xef");
-        assert_eq!((t.algorithm, t.digits, t.period), (TotpAlgorithm::Sha1, 6, 30));
+        assert_eq!(
+            (t.algorithm, t.digits, t.period),
+            (TotpAlgorithm::Sha1, 6, 30)
+        );
         assert_eq!(t.code_at(59).len(), 6);
         assert_eq!(t.seconds_remaining(59), 1);
         assert_eq!(t.seconds_remaining(60), 30);
@@ -282,7 +308,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.secret, b"Hello!\xde\xad\xbe\xef");
-        assert_eq!((t.algorithm, t.digits, t.period), (TotpAlgorithm::Sha256, 8, 60));
+        assert_eq!(
+            (t.algorithm, t.digits, t.period),
+            (TotpAlgorithm::Sha256, 8, 60)
+        );
         let t = TotpSpec::parse("OTPAUTH://TOTP/x?SECRET=jbswy3dpehpk3pxp%3D%3D").unwrap();
         assert_eq!(t.secret, b"Hello!\xde\xad\xbe\xef");
         assert!(TotpSpec::parse("otpauth://hotp/x?secret=JBSWY3DP&counter=1").is_err());
@@ -299,10 +328,20 @@ mod tests {
 
     #[test]
     fn hostile_fields_do_not_panic() {
-        let t = TotpSpec { secret: vec![], algorithm: TotpAlgorithm::Sha512, digits: 99, period: 0 };
+        let t = TotpSpec {
+            secret: vec![],
+            algorithm: TotpAlgorithm::Sha512,
+            digits: 99,
+            period: 0,
+        };
         assert_eq!(t.code_at(u64::MAX).len(), 10);
         assert_eq!(t.seconds_remaining(u64::MAX), 1);
-        let t = TotpSpec { secret: vec![1], algorithm: TotpAlgorithm::Sha1, digits: 0, period: u64::MAX };
+        let t = TotpSpec {
+            secret: vec![1],
+            algorithm: TotpAlgorithm::Sha1,
+            digits: 0,
+            period: u64::MAX,
+        };
         assert_eq!(t.code_at(0).len(), 6);
         assert!(format!("{t:?}").contains("secret: \"<redacted>\""));
     }

@@ -16,16 +16,33 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), current_version: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            current_version: None,
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidValue, message)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            message,
+        )
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "missing, expired or revoked session; log in again")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "missing, expired or revoked session; log in again",
+        )
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("{what} not found"),
+        )
     }
     pub fn invalid_credentials() -> Self {
         Self::new(
@@ -38,27 +55,40 @@ impl ApiError {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
-            format!("too many attempts; try again in {} minutes", (retry_after_secs + 59) / 60),
+            format!(
+                "too many attempts; try again in {} minutes",
+                (retry_after_secs + 59) / 60
+            ),
         )
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal server error",
+        )
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::AlreadyExists("email") => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::EmailTaken, "an account with this email already exists")
-            }
-            StoreError::AlreadyExists(what) => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::AlreadyExists, format!("this {what} id already exists"))
-            }
+            StoreError::AlreadyExists("email") => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::EmailTaken,
+                "an account with this email already exists",
+            ),
+            StoreError::AlreadyExists(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::AlreadyExists,
+                format!("this {what} id already exists"),
+            ),
             StoreError::VersionConflict { current } => ApiError {
                 status: StatusCode::CONFLICT,
                 code: ErrorCode::VersionConflict,
-                message: format!("the object was changed elsewhere (current version {current}); sync and retry"),
+                message: format!(
+                    "the object was changed elsewhere (current version {current}); sync and retry"
+                ),
                 current_version: Some(current),
             },
             StoreError::NotFound => ApiError::not_found("object"),
@@ -73,7 +103,11 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code, message: self.message, current_version: self.current_version },
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                current_version: self.current_version,
+            },
         };
         (self.status, Json(body)).into_response()
     }

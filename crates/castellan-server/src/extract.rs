@@ -35,12 +35,20 @@ where
 fn json_rejection(rej: JsonRejection) -> ApiError {
     let status = rej.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(status, ErrorCode::PayloadTooLarge, "request body is too large");
+        return ApiError::new(
+            status,
+            ErrorCode::PayloadTooLarge,
+            "request body is too large",
+        );
     }
     let message = match &rej {
-        JsonRejection::MissingJsonContentType(_) => "expected a JSON body with Content-Type: application/json".to_string(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "expected a JSON body with Content-Type: application/json".to_string()
+        }
         JsonRejection::JsonSyntaxError(_) => "request body is not valid JSON".to_string(),
-        JsonRejection::JsonDataError(e) => format!("request body does not match the schema: {}", e.body_text()),
+        JsonRejection::JsonDataError(e) => {
+            format!("request body does not match the schema: {}", e.body_text())
+        }
         _ => "could not read the request body".to_string(),
     };
     ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
@@ -55,23 +63,36 @@ pub struct Session {
 impl<S: Store> FromRequestParts<Shared<S>> for Session {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared<S>,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?.trim();
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(ApiError::unauthorized)?
+            .trim();
         if token.is_empty() || token.len() > 256 {
             return Err(ApiError::unauthorized());
         }
         let now = crate::routes::now();
         let hash = crate::routes::token_hash(token);
-        let session = state.store.session_by_token_hash(&hash, now).await?.ok_or_else(ApiError::unauthorized)?;
+        let session = state
+            .store
+            .session_by_token_hash(&hash, now)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
         if now - session.last_seen_at > 60 {
             state.store.touch_session(session.id, now).await?;
         }
-        Ok(Session { session_id: session.id, user_id: session.user_id })
+        Ok(Session {
+            session_id: session.id,
+            user_id: session.user_id,
+        })
     }
 }
 
@@ -82,7 +103,12 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 
@@ -100,7 +126,13 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "invalid id in the path"))
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    "invalid id in the path",
+                )
+            })
     }
 }
 
@@ -118,6 +150,12 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, format!("invalid query: {}", e.body_text())))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    format!("invalid query: {}", e.body_text()),
+                )
+            })
     }
 }

@@ -35,9 +35,15 @@ pub enum ServerError {
     #[error("cannot open the database: {0}")]
     Store(#[from] castellan_store::StoreError),
     #[error("cannot use the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("the stored server key is unreadable: {0}")]
     ServerKey(String),
     #[error("server stopped with an I/O error: {0}")]
@@ -58,28 +64,45 @@ pub async fn serve<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let router = app(store, settings).await?;
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 
 /// Opens the SQLite database under `data_dir` (created 0700 if missing), binds `bind`, and
 /// serves until Ctrl-C / SIGTERM.
-pub async fn run(data_dir: &std::path::Path, bind: &str, settings: Settings) -> Result<(), ServerError> {
+pub async fn run(
+    data_dir: &std::path::Path,
+    bind: &str,
+    settings: Settings,
+) -> Result<(), ServerError> {
     prepare_data_dir(data_dir)?;
-    let store = castellan_store_sqlite::SqliteStore::open(&data_dir.join("castellan.sqlite3")).await?;
+    let store =
+        castellan_store_sqlite::SqliteStore::open(&data_dir.join("castellan.sqlite3")).await?;
     let listener = TcpListener::bind(bind)
         .await
-        .map_err(|source| ServerError::Bind { addr: bind.to_string(), source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: bind.to_string(),
+            source,
+        })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), "castellan server listening");
-    println!("castellan server listening on http://{addr} (data in {})", data_dir.display());
+    println!(
+        "castellan server listening on http://{addr} (data in {})",
+        data_dir.display()
+    );
     serve(store, settings, listener, shutdown_signal()).await
 }
 
 fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
-    let err = |source| ServerError::DataDir { path: dir.display().to_string(), source };
+    let err = |source| ServerError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     #[cfg(unix)]
     {

@@ -22,11 +22,19 @@ pub struct AppState<S> {
 impl<S: Store> AppState<S> {
     pub async fn new(store: S, settings: Settings) -> Result<Arc<Self>, ServerError> {
         let fresh = ServerSetup::generate();
-        let stored = store.config_get_or_init(OPAQUE_SETUP_KEY, fresh.to_bytes().to_vec()).await?;
-        let opaque = ServerSetup::from_bytes(&stored).map_err(|e| ServerError::ServerKey(e.to_string()))?;
+        let stored = store
+            .config_get_or_init(OPAQUE_SETUP_KEY, fresh.to_bytes().to_vec())
+            .await?;
+        let opaque =
+            ServerSetup::from_bytes(&stored).map_err(|e| ServerError::ServerKey(e.to_string()))?;
         let mut key = vec![0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
         let enumeration_key = Zeroizing::new(store.config_get_or_init(ENUMERATION_KEY, key).await?);
-        Ok(Arc::new(AppState { store, settings, opaque, enumeration_key }))
+        Ok(Arc::new(AppState {
+            store,
+            settings,
+            opaque,
+            enumeration_key,
+        }))
     }
 }

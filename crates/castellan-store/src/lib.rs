@@ -71,14 +71,23 @@ pub trait Store: Send + Sync + Clone + 'static {
     // ---- sessions
     async fn create_session(&self, session: SessionRecord) -> StoreResult<()>;
     /// Only sessions that are not revoked and not expired at `now`.
-    async fn session_by_token_hash(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRecord>>;
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, session_id: Uuid, now: i64) -> StoreResult<()>;
     /// Sessions of the user that are neither revoked nor expired at `now`, newest first.
     async fn list_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<SessionRecord>>;
     /// `NotFound` if the session is not the user's.
     async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: i64) -> StoreResult<()>;
     /// Revokes every live session of the user except `keep` (if given). Returns how many.
-    async fn revoke_other_sessions(&self, user_id: Uuid, keep: Option<Uuid>, now: i64) -> StoreResult<u64>;
+    async fn revoke_other_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: i64,
+    ) -> StoreResult<u64>;
 
     // ---- rate limiting (fixed windows, shared by every server instance)
     /// Adds one hit to `key` in the window starting at `window_start` and returns the count in
@@ -97,11 +106,25 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// The new version is `write.version`, which must be `expected + 1` (or 1 on create), else
     /// `VersionConflict`. The vault must belong to the user (`NotFound` otherwise); on update the
     /// object may move to another vault of the same user.
-    async fn put_object(&self, write: ObjectWrite, expected_version: Option<i64>) -> StoreResult<ObjectRecord>;
-    async fn get_object(&self, user_id: Uuid, object_id: Uuid) -> StoreResult<Option<ObjectRecord>>;
+    async fn put_object(
+        &self,
+        write: ObjectWrite,
+        expected_version: Option<i64>,
+    ) -> StoreResult<ObjectRecord>;
+    async fn get_object(&self, user_id: Uuid, object_id: Uuid)
+        -> StoreResult<Option<ObjectRecord>>;
     /// All objects of the user, optionally only one vault, ordered by id.
-    async fn list_objects(&self, user_id: Uuid, vault_id: Option<Uuid>) -> StoreResult<Vec<ObjectRecord>>;
+    async fn list_objects(
+        &self,
+        user_id: Uuid,
+        vault_id: Option<Uuid>,
+    ) -> StoreResult<Vec<ObjectRecord>>;
     /// Hard delete (emptying the trash). `VersionConflict` if `expected_version` is not current,
     /// `NotFound` if absent.
-    async fn delete_object(&self, user_id: Uuid, object_id: Uuid, expected_version: i64) -> StoreResult<()>;
+    async fn delete_object(
+        &self,
+        user_id: Uuid,
+        object_id: Uuid,
+        expected_version: i64,
+    ) -> StoreResult<()>;
 }

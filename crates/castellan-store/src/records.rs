@@ -18,7 +18,10 @@ pub struct NewUser {
 
 impl std::fmt::Debug for NewUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewUser").field("id", &self.id).field("email", &self.email).finish_non_exhaustive()
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +101,10 @@ pub struct LoginAttempt {
 
 impl std::fmt::Debug for LoginAttempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginAttempt").field("id", &self.id).field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("LoginAttempt")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 

@@ -130,7 +130,9 @@ pub struct LoginFinishResponse {
 
 impl std::fmt::Debug for LoginFinishResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginFinishResponse").field("session_id", &self.session_id).finish_non_exhaustive()
+        f.debug_struct("LoginFinishResponse")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
     }
 }
 

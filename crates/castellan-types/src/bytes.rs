@@ -51,7 +51,8 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Bytes::from_b64(&s).ok_or_else(|| serde::de::Error::custom("expected base64url without padding"))
+        Bytes::from_b64(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected base64url without padding"))
     }
 }
 
@@ -59,7 +60,9 @@ impl utoipa::PartialSchema for Bytes {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::Custom("base64url".into())))
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                "base64url".into(),
+            )))
             .description(Some("binary data, base64url without padding"))
             .into()
     }

@@ -15,7 +15,10 @@ use crate::prompt;
 fn device_name(args: &AccountArgs) -> String {
     args.device_name.clone().unwrap_or_else(|| {
         let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty());
-        format!("castellan CLI on {}", host.unwrap_or_else(|| std::env::consts::OS.to_string()))
+        format!(
+            "castellan CLI on {}",
+            host.unwrap_or_else(|| std::env::consts::OS.to_string())
+        )
     })
 }
 
@@ -35,10 +38,26 @@ fn emergency_kit(server: &str, email: &str, secret_key: &str) -> String {
 
 pub async fn register(ctx: &Ctx, args: AccountArgs) -> Result<()> {
     let password = prompt::master_password(true)?;
-    let (reg, _unlocked) = account::register(&ctx.home, &args.server, &args.email, &password, &device_name(&args)).await?;
-    let kit = emergency_kit(args.server.trim_end_matches('/'), &reg.email, &reg.secret_key);
+    let (reg, _unlocked) = account::register(
+        &ctx.home,
+        &args.server,
+        &args.email,
+        &password,
+        &device_name(&args),
+    )
+    .await?;
+    let kit = emergency_kit(
+        args.server.trim_end_matches('/'),
+        &reg.email,
+        &reg.secret_key,
+    );
     if let Some(path) = &args.kit_file {
-        write_private(path, kit.as_bytes()).with_context(|| format!("account created, but the kit could not be written to {}", path.display()))?;
+        write_private(path, kit.as_bytes()).with_context(|| {
+            format!(
+                "account created, but the kit could not be written to {}",
+                path.display()
+            )
+        })?;
     }
     if ctx.json {
         print_json(&json!({
@@ -81,10 +100,20 @@ pub async fn login(ctx: &Ctx, args: AccountArgs) -> Result<()> {
     if existing.is_none() && sk.is_none() {
         anyhow::bail!("the Secret Key is required on a new device: set CASTELLAN_SECRET_KEY or run in a terminal");
     }
-    let unlocked = account::login(&ctx.home, &args.server, &args.email, &password, sk.as_deref().map(|s| s.as_str()), &device_name(&args)).await?;
+    let unlocked = account::login(
+        &ctx.home,
+        &args.server,
+        &args.email,
+        &password,
+        sk.as_deref().map(|s| s.as_str()),
+        &device_name(&args),
+    )
+    .await?;
     let state = ctx.home.device()?;
     if ctx.json {
-        print_json(&json!({ "user_id": unlocked.user_id, "email": unlocked.email, "device_id": state.device_id, "server": state.server }));
+        print_json(
+            &json!({ "user_id": unlocked.user_id, "email": unlocked.email, "device_id": state.device_id, "server": state.server }),
+        );
     } else {
         println!("Logged in as {} on {}.", unlocked.email, state.server);
     }
@@ -157,10 +186,34 @@ pub async fn status(ctx: &Ctx) -> Result<()> {
         }));
     } else {
         println!("Account:  {} ({})", state.email, state.user_id);
-        println!("Server:   {} ({})", state.server, if reachable { "reachable" } else { "unreachable" });
-        println!("Session:  {}", if session_valid { "valid" } else if reachable { "expired or revoked; run `castellan login`" } else { "unknown" });
-        println!("Vault:    {}", if state.locked { "locked" } else { "unlocked" });
-        println!("Device:   {} (home {})", state.device_id, ctx.home.dir().display());
+        println!(
+            "Server:   {} ({})",
+            state.server,
+            if reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            }
+        );
+        println!(
+            "Session:  {}",
+            if session_valid {
+                "valid"
+            } else if reachable {
+                "expired or revoked; run `castellan login`"
+            } else {
+                "unknown"
+            }
+        );
+        println!(
+            "Vault:    {}",
+            if state.locked { "locked" } else { "unlocked" }
+        );
+        println!(
+            "Device:   {} (home {})",
+            state.device_id,
+            ctx.home.dir().display()
+        );
     }
     Ok(())
 }
@@ -187,12 +240,19 @@ pub async fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> Result<()> {
                 print_json(&serde_json::to_value(&list.sessions)?);
             } else {
                 for s in &list.sessions {
-                    println!("{}  {}{}", s.id, s.device_name, if s.current { "  (this device)" } else { "" });
+                    println!(
+                        "{}  {}{}",
+                        s.id,
+                        s.device_name,
+                        if s.current { "  (this device)" } else { "" }
+                    );
                 }
             }
         }
         SessionsCommand::Revoke { id } => {
-            let id: uuid::Uuid = id.parse().map_err(|_| ClientError::Invalid(format!("{id:?} is not a session id")))?;
+            let id: uuid::Uuid = id
+                .parse()
+                .map_err(|_| ClientError::Invalid(format!("{id:?} is not a session id")))?;
             api.revoke_session(id).await?;
             if ctx.json {
                 print_json(&json!({ "revoked": id }));

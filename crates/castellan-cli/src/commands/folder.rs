@@ -15,7 +15,9 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
         FolderCommand::Add { path, profile: p } => {
             let id = s.create_folder(profile(p), &path).await?;
             if ctx.json {
-                print_json(&json!({ "id": id, "path": path.trim_matches('/'), "profile": profile(p).as_str() }));
+                print_json(
+                    &json!({ "id": id, "path": path.trim_matches('/'), "profile": profile(p).as_str() }),
+                );
             } else {
                 println!("{id}");
             }
@@ -44,28 +46,59 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
                 println!("No folders.");
             } else {
                 for (pr, path, id) in rows {
-                    println!("{:<8}  {:<50}  {} item(s)", pr.as_str(), path, counts.get(&id).copied().unwrap_or(0));
+                    println!(
+                        "{:<8}  {:<50}  {} item(s)",
+                        pr.as_str(),
+                        path,
+                        counts.get(&id).copied().unwrap_or(0)
+                    );
                 }
             }
         }
-        FolderCommand::Rename { path, new_name, profile: p } => {
+        FolderCommand::Rename {
+            path,
+            new_name,
+            profile: p,
+        } => {
             let id = s.rename_folder(profile(p), &path, &new_name).await?;
-            ok(ctx, json!({ "id": id, "name": new_name.trim() }), "Renamed.");
+            ok(
+                ctx,
+                json!({ "id": id, "name": new_name.trim() }),
+                "Renamed.",
+            );
         }
-        FolderCommand::Mv { path, to, top, profile: p } => {
+        FolderCommand::Mv {
+            path,
+            to,
+            top,
+            profile: p,
+        } => {
             if to.is_none() && !top {
-                bail!(ClientError::Invalid("say where to: --to PARENT or --top".into()));
+                bail!(ClientError::Invalid(
+                    "say where to: --to PARENT or --top".into()
+                ));
             }
             let id = s.move_folder(profile(p), &path, to.as_deref()).await?;
             ok(ctx, json!({ "id": id }), "Moved.");
         }
-        FolderCommand::Rm { path, items, profile: p } => {
+        FolderCommand::Rm {
+            path,
+            items,
+            profile: p,
+        } => {
             let snap = s.snapshot().await?;
-            let f = snap
-                .find_folder(profile(p), &path)?
-                .ok_or_else(|| ClientError::NotFound(format!("no folder {path:?} in the {} profile", profile(p).as_str())))?;
+            let f = snap.find_folder(profile(p), &path)?.ok_or_else(|| {
+                ClientError::NotFound(format!(
+                    "no folder {path:?} in the {} profile",
+                    profile(p).as_str()
+                ))
+            })?;
             let sub = snap.subtree(f.id);
-            let has_contents = sub.len() > 1 || snap.items.iter().any(|i| i.overview.folder_id.is_some_and(|x| sub.contains(&x)));
+            let has_contents = sub.len() > 1
+                || snap
+                    .items
+                    .iter()
+                    .any(|i| i.overview.folder_id.is_some_and(|x| sub.contains(&x)));
             let action = match (items, has_contents) {
                 (Some(ItemsChoice::MoveToParent), _) => FolderItemsAction::MoveToParent,
                 (Some(ItemsChoice::Trash), _) => FolderItemsAction::Trash,

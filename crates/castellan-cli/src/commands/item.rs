@@ -16,15 +16,35 @@ use crate::output::print_json;
 pub fn resolve<'a>(snap: &'a Snapshot, key: &str) -> Result<&'a ItemEntry> {
     let key = key.trim();
     if let Ok(id) = key.parse::<Uuid>() {
-        return snap.items.iter().find(|i| i.id == id).ok_or_else(|| ClientError::NotFound(format!("no item with id {id}")).into());
+        return snap
+            .items
+            .iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| ClientError::NotFound(format!("no item with id {id}")).into());
     }
-    let by_prefix: Vec<&ItemEntry> =
-        if key.len() >= 4 { snap.items.iter().filter(|i| i.id.to_string().starts_with(&key.to_lowercase())).collect() } else { Vec::new() };
-    let candidates = if by_prefix.is_empty() { snap.items.iter().filter(|i| i.overview.title == key).collect() } else { by_prefix };
+    let by_prefix: Vec<&ItemEntry> = if key.len() >= 4 {
+        snap.items
+            .iter()
+            .filter(|i| i.id.to_string().starts_with(&key.to_lowercase()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let candidates = if by_prefix.is_empty() {
+        snap.items
+            .iter()
+            .filter(|i| i.overview.title == key)
+            .collect()
+    } else {
+        by_prefix
+    };
     match candidates.len() {
         1 => Ok(candidates[0]),
         0 => Err(ClientError::NotFound(format!("no item matches {key:?}")).into()),
-        n => Err(ClientError::Invalid(format!("{n} items match {key:?}; use the full id"))).map_err(Into::into),
+        n => Err(ClientError::Invalid(format!(
+            "{n} items match {key:?}; use the full id"
+        )))
+        .map_err(Into::into),
     }
 }
 
@@ -32,7 +52,11 @@ fn apply_fields(data: &mut ItemData, f: &ItemFieldArgs, ts: i64) -> Result<()> {
     if let Some(u) = &f.username {
         set_typed(data, &["username", "email", "cardholder", "ssid"], u, ts)?;
     }
-    let password = if f.generate { Some(generate_password(&PasswordPolicy::default())?.to_string()) } else { f.password.clone() };
+    let password = if f.generate {
+        Some(generate_password(&PasswordPolicy::default())?.to_string())
+    } else {
+        f.password.clone()
+    };
     if let Some(p) = password {
         data.set_field("password", &p, ts)?;
     }
@@ -47,13 +71,20 @@ fn apply_fields(data: &mut ItemData, f: &ItemFieldArgs, ts: i64) -> Result<()> {
     }
     for kv in &f.fields {
         let Some((k, v)) = kv.split_once('=') else {
-            bail!(ClientError::Invalid(format!("--field expects NAME=VALUE, got {kv:?}")));
+            bail!(ClientError::Invalid(format!(
+                "--field expects NAME=VALUE, got {kv:?}"
+            )));
         };
         data.set_field(k, v, ts)?;
     }
     if !f.tags.is_empty() {
         let mut tags = data.tags.clone();
-        tags.extend(f.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+        tags.extend(
+            f.tags
+                .iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        );
         tags.sort();
         tags.dedup();
         data.tags = tags;
@@ -63,7 +94,11 @@ fn apply_fields(data: &mut ItemData, f: &ItemFieldArgs, ts: i64) -> Result<()> {
 
 /// `--username` lands in the type's user field (username, email, cardholder, ssid).
 fn set_typed(data: &mut ItemData, names: &[&str], value: &str, ts: i64) -> Result<()> {
-    let name = names.iter().find(|n| data.item_type.field(n).is_some()).copied().unwrap_or("username");
+    let name = names
+        .iter()
+        .find(|n| data.item_type.field(n).is_some())
+        .copied()
+        .unwrap_or("username");
     Ok(data.set_field(name, value, ts)?)
 }
 
@@ -101,30 +136,50 @@ fn item_json(snap: Option<&Snapshot>, e: &ItemEntry, d: &ItemData) -> Value {
     m.insert("notes".into(), json!(d.notes));
     m.insert("tags".into(), json!(d.tags));
     m.insert("favorite".into(), json!(d.favorite));
-    m.insert("folder".into(), json!(snap.and_then(|s| d.folder_id.map(|f| s.folder_path(f)))));
+    m.insert(
+        "folder".into(),
+        json!(snap.and_then(|s| d.folder_id.map(|f| s.folder_path(f)))),
+    );
     m.insert("folder_id".into(), json!(d.folder_id));
     m.insert("trashed".into(), json!(e.trashed));
     m.insert("version".into(), json!(e.version));
     m.insert("created_at".into(), json!(d.created_at));
     m.insert("updated_at".into(), json!(d.updated_at));
-    m.insert("password_history_count".into(), json!(d.password_history.len()));
+    m.insert(
+        "password_history_count".into(),
+        json!(d.password_history.len()),
+    );
     Value::Object(m)
 }
 
 fn print_item_text(snap: &Snapshot, e: &ItemEntry, d: &ItemData, reveal: bool) {
-    println!("{}  ({}, {} profile{})", d.title, d.item_type.as_str(), e.profile.as_str(), if e.trashed { ", in trash" } else { "" });
+    println!(
+        "{}  ({}, {} profile{})",
+        d.title,
+        d.item_type.as_str(),
+        e.profile.as_str(),
+        if e.trashed { ", in trash" } else { "" }
+    );
     println!("  id:        {}", e.id);
     if let Some(f) = d.folder_id {
         println!("  folder:    {}", snap.folder_path(f));
     }
     for spec in d.item_type.fields() {
         if let Some(v) = d.fields.get(spec.name) {
-            let shown = if spec.kind == FieldKind::Secret && !reveal { "••••••••".to_string() } else { v.clone() };
+            let shown = if spec.kind == FieldKind::Secret && !reveal {
+                "••••••••".to_string()
+            } else {
+                v.clone()
+            };
             println!("  {:<10} {}", format!("{}:", spec.name), shown);
         }
     }
     for c in &d.custom_fields {
-        let shown = if c.hidden && !reveal { "••••••••".to_string() } else { c.value.clone() };
+        let shown = if c.hidden && !reveal {
+            "••••••••".to_string()
+        } else {
+            c.value.clone()
+        };
         println!("  {:<10} {}", format!("{}:", c.name), shown);
     }
     if !d.tags.is_empty() {
@@ -144,7 +199,14 @@ async fn snapshot_and_resolve(s: &mut VaultSession, key: &str) -> Result<(Snapsh
 pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
     let mut s = ctx.session()?;
     match cmd {
-        ItemCommand::Add { profile: p, item_type, title, folder, favorite, fields } => {
+        ItemCommand::Add {
+            profile: p,
+            item_type,
+            title,
+            folder,
+            favorite,
+            fields,
+        } => {
             let t = ItemType::parse(&item_type)?;
             let ts = now();
             let mut data = ItemData::new(t, &title, ts)?;
@@ -162,7 +224,14 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 println!("{id}");
             }
         }
-        ItemCommand::List { profile: p, folder, recursive, search, item_type, favorites } => {
+        ItemCommand::List {
+            profile: p,
+            folder,
+            recursive,
+            search,
+            item_type,
+            favorites,
+        } => {
             let snap = s.snapshot().await?;
             let want_type = item_type.as_deref().map(ItemType::parse).transpose()?;
             let folder_ids = match &folder {
@@ -170,11 +239,18 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                     let mut ids = std::collections::HashSet::new();
                     let profiles = match p {
                         Some(p) => vec![profile(p)],
-                        None => vec![castellan_types::VaultKindDto::Personal, castellan_types::VaultKindDto::Business],
+                        None => vec![
+                            castellan_types::VaultKindDto::Personal,
+                            castellan_types::VaultKindDto::Business,
+                        ],
                     };
                     for pr in profiles {
                         if let Some(f) = snap.find_folder(pr, path)? {
-                            if recursive { ids.extend(snap.subtree(f.id)) } else { ids.insert(f.id); }
+                            if recursive {
+                                ids.extend(snap.subtree(f.id))
+                            } else {
+                                ids.insert(f.id);
+                            }
                         }
                     }
                     if ids.is_empty() {
@@ -184,7 +260,9 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 }
                 None => None,
             };
-            let matches: Option<std::collections::HashSet<Uuid>> = search.as_deref().map(|q| snap.index().search(q).into_iter().collect());
+            let matches: Option<std::collections::HashSet<Uuid>> = search
+                .as_deref()
+                .map(|q| snap.index().search(q).into_iter().collect());
             let mut items: Vec<&ItemEntry> = snap
                 .items
                 .iter()
@@ -192,18 +270,34 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 .filter(|i| p.is_none_or(|p| i.profile == profile(p)))
                 .filter(|i| want_type.is_none_or(|t| i.overview.item_type == t))
                 .filter(|i| !favorites || i.overview.favorite)
-                .filter(|i| folder_ids.as_ref().is_none_or(|ids| i.overview.folder_id.is_some_and(|f| ids.contains(&f))))
+                .filter(|i| {
+                    folder_ids
+                        .as_ref()
+                        .is_none_or(|ids| i.overview.folder_id.is_some_and(|f| ids.contains(&f)))
+                })
                 .filter(|i| matches.as_ref().is_none_or(|m| m.contains(&i.id)))
                 .collect();
-            items.sort_by(|a, b| (a.profile.as_str(), a.overview.title.to_lowercase()).cmp(&(b.profile.as_str(), b.overview.title.to_lowercase())));
+            items.sort_by(|a, b| {
+                (a.profile.as_str(), a.overview.title.to_lowercase())
+                    .cmp(&(b.profile.as_str(), b.overview.title.to_lowercase()))
+            });
             if ctx.json {
-                print_json(&Value::Array(items.iter().map(|i| entry_json(&snap, i)).collect()));
+                print_json(&Value::Array(
+                    items.iter().map(|i| entry_json(&snap, i)).collect(),
+                ));
             } else if items.is_empty() {
                 println!("No items.");
             } else {
-                println!("{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  SYNC", "ID", "PROFILE", "TYPE", "TITLE", "USERNAME", "FOLDER");
+                println!(
+                    "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  SYNC",
+                    "ID", "PROFILE", "TYPE", "TITLE", "USERNAME", "FOLDER"
+                );
                 for i in items {
-                    let folder = i.overview.folder_id.map(|f| snap.folder_path(f)).unwrap_or_default();
+                    let folder = i
+                        .overview
+                        .folder_id
+                        .map(|f| snap.folder_path(f))
+                        .unwrap_or_default();
                     println!(
                         "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  synced",
                         i.id,
@@ -216,11 +310,17 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 }
             }
         }
-        ItemCommand::Get { item, field, reveal } => {
+        ItemCommand::Get {
+            item,
+            field,
+            reveal,
+        } => {
             let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
             let (entry, data) = s.get_item(id).await?;
             if let Some(name) = field {
-                let v = data.field(&name).ok_or_else(|| ClientError::NotFound(format!("the item has no field {name:?}")))?;
+                let v = data.field(&name).ok_or_else(|| {
+                    ClientError::NotFound(format!("the item has no field {name:?}"))
+                })?;
                 if ctx.json {
                     print_json(&json!({ "name": name, "value": v }));
                 } else {
@@ -232,7 +332,12 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 print_item_text(&snap, &entry, &data, reveal);
             }
         }
-        ItemCommand::Edit { item, title, favorite, fields } => {
+        ItemCommand::Edit {
+            item,
+            title,
+            favorite,
+            fields,
+        } => {
             let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
             let ts = now();
             let (data, version) = s
@@ -251,18 +356,30 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 .await?;
             done(ctx, id, version, &format!("Updated {}.", data.title));
         }
-        ItemCommand::Mv { item, folder, no_folder, profile: p } => {
+        ItemCommand::Mv {
+            item,
+            folder,
+            no_folder,
+            profile: p,
+        } => {
             let (mut snap, id) = snapshot_and_resolve(&mut s, &item).await?;
             let current = resolve(&snap, &id.to_string())?.clone();
             let target_profile = p.map(profile).unwrap_or(current.profile);
             let new_folder = match (&folder, no_folder) {
-                (Some(path), _) => Some(Some(s.ensure_folder_path(&mut snap, target_profile, path).await?)),
+                (Some(path), _) => Some(Some(
+                    s.ensure_folder_path(&mut snap, target_profile, path)
+                        .await?,
+                )),
                 (None, true) => Some(None),
                 // Folders belong to a profile: moving to another profile leaves the folder.
                 (None, false) if target_profile != current.profile => Some(None),
                 (None, false) => None,
             };
-            let to = if target_profile != current.profile { Some(target_profile) } else { None };
+            let to = if target_profile != current.profile {
+                Some(target_profile)
+            } else {
+                None
+            };
             let (_, version) = s
                 .update_item(id, to, None, |d| {
                     if let Some(f) = new_folder {
@@ -284,7 +401,12 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 }
             } else {
                 let (_, version) = s.update_item(id, None, Some(true), |_| Ok(())).await?;
-                done(ctx, id, version, "Moved to the trash (restore with `castellan item restore`).");
+                done(
+                    ctx,
+                    id,
+                    version,
+                    "Moved to the trash (restore with `castellan item restore`).",
+                );
             }
         }
         ItemCommand::Restore { item } => restore(ctx, &mut s, &item).await?,
@@ -297,7 +419,12 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 println!("No earlier passwords.");
             } else {
                 for h in &data.password_history {
-                    println!("{}  {:<10} {}", fmt_time(h.replaced_at), h.field, h.password);
+                    println!(
+                        "{}  {:<10} {}",
+                        fmt_time(h.replaced_at),
+                        h.field,
+                        h.password
+                    );
                 }
             }
         }
@@ -331,7 +458,9 @@ pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
             let snap = s.snapshot().await?;
             let items: Vec<&ItemEntry> = snap.items.iter().filter(|i| i.trashed).collect();
             if ctx.json {
-                print_json(&Value::Array(items.iter().map(|i| entry_json(&snap, i)).collect()));
+                print_json(&Value::Array(
+                    items.iter().map(|i| entry_json(&snap, i)).collect(),
+                ));
             } else if items.is_empty() {
                 println!("The trash is empty.");
             } else {
@@ -343,7 +472,9 @@ pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
         TrashCommand::Restore { item } => restore(ctx, &mut s, &item).await?,
         TrashCommand::Empty { yes } => {
             if !yes {
-                bail!(ClientError::Invalid("emptying the trash deletes its items for good; add --yes to confirm".into()));
+                bail!(ClientError::Invalid(
+                    "emptying the trash deletes its items for good; add --yes to confirm".into()
+                ));
             }
             let n = s.empty_trash().await?;
             if ctx.json {
@@ -360,12 +491,17 @@ pub async fn totp(ctx: &Ctx, item: &str) -> Result<()> {
     let mut s = ctx.session()?;
     let (_, id) = snapshot_and_resolve(&mut s, item).await?;
     let (_, data) = s.get_item(id).await?;
-    let seed = data.totp().ok_or_else(|| ClientError::NotFound("the item has no TOTP seed".into()))?;
-    let spec = TotpSpec::parse(seed).map_err(|e| ClientError::Invalid(format!("the item's TOTP seed is invalid: {e}")))?;
+    let seed = data
+        .totp()
+        .ok_or_else(|| ClientError::NotFound("the item has no TOTP seed".into()))?;
+    let spec = TotpSpec::parse(seed)
+        .map_err(|e| ClientError::Invalid(format!("the item's TOTP seed is invalid: {e}")))?;
     let t = now().max(0) as u64;
     let code = spec.code_at(t);
     if ctx.json {
-        print_json(&json!({ "code": code, "seconds_remaining": spec.seconds_remaining(t), "period": spec.period }));
+        print_json(
+            &json!({ "code": code, "seconds_remaining": spec.seconds_remaining(t), "period": spec.period }),
+        );
     } else {
         println!("{code}");
     }
@@ -385,6 +521,9 @@ fn clip(s: &str, n: usize) -> String {
 fn fmt_time(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| ts.to_string())
 }

@@ -46,7 +46,10 @@ pub fn profile(p: Profile) -> VaultKindDto {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let ctx = Ctx { json: cli.json, home: Home::new(cli.home.clone().unwrap_or_else(default_home)) };
+    let ctx = Ctx {
+        json: cli.json,
+        home: Home::new(cli.home.clone().unwrap_or_else(default_home)),
+    };
     match cli.command {
         Command::Server(args) => tools::server(args).await,
         Command::Register(args) => account::register(&ctx, args).await,

@@ -10,8 +10,12 @@ use crate::cli::{GenerateArgs, ServerArgs};
 use crate::output::print_json;
 
 pub async fn server(args: ServerArgs) -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CASTELLAN_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASTELLAN_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut settings = Settings::default();
     settings.rate_limits.failed_logins_per_account = args.max_failed_logins;
     castellan_server::run(&args.data_dir, &args.bind, settings).await?;
@@ -27,7 +31,8 @@ pub fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<()> {
         symbols: !a.no_symbols,
         avoid_ambiguous: a.avoid_ambiguous,
     };
-    let pw = generate_password(&policy).map_err(|e| castellan_client::ClientError::Invalid(e.to_string()))?;
+    let pw = generate_password(&policy)
+        .map_err(|e| castellan_client::ClientError::Invalid(e.to_string()))?;
     if ctx.json {
         print_json(&json!({ "password": pw.as_str() }));
     } else {

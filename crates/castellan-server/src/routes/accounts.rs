@@ -6,12 +6,14 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use castellan_crypto as crypto;
-use castellan_store::{LoginAttempt, NewUser, NewVault, SessionRecord, Store, UserRecord, VaultKind};
+use castellan_store::{
+    LoginAttempt, NewUser, NewVault, SessionRecord, Store, UserRecord, VaultKind,
+};
 use castellan_types::{
-    AccountKeyset, AccountResponse, ErrorCode, ErrorBody, KsfProfile, LoginFinishRequest, LoginFinishResponse,
-    LoginStartRequest, LoginStartResponse, PasswordChangeFinishRequest, PasswordChangeFinishResponse,
-    PasswordChangeStartRequest, RegisterFinishRequest, RegisterFinishResponse, RegisterStartRequest,
-    RegisterStartResponse, VaultDto, VaultKindDto,
+    AccountKeyset, AccountResponse, ErrorBody, ErrorCode, KsfProfile, LoginFinishRequest,
+    LoginFinishResponse, LoginStartRequest, LoginStartResponse, PasswordChangeFinishRequest,
+    PasswordChangeFinishResponse, PasswordChangeStartRequest, RegisterFinishRequest,
+    RegisterFinishResponse, RegisterStartRequest, RegisterStartResponse, VaultDto, VaultKindDto,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -25,7 +27,11 @@ use crate::Shared;
 /// The profile every account gets; the client refuses anything weaker.
 pub(crate) fn floor_profile() -> KsfProfile {
     let f = crypto::KsfParams::FLOOR;
-    KsfProfile { m_kib: f.m_kib, t: f.t, p: f.p }
+    KsfProfile {
+        m_kib: f.m_kib,
+        t: f.t,
+        p: f.p,
+    }
 }
 
 fn addr_key(prefix: &str, addr: &ClientAddr) -> String {
@@ -47,11 +53,31 @@ fn check_keyset(k: &AccountKeyset) -> ApiResult<()> {
         return Err(ApiError::invalid("unsupported keyset format"));
     }
     check_blob("account_key_wrap", k.account_key_wrap.as_slice(), 16, 4096)?;
-    check_blob("signing_public_key", k.signing_public_key.as_slice(), 32, 32)?;
-    check_blob("encryption_public_key", k.encryption_public_key.as_slice(), 32, 32)?;
+    check_blob(
+        "signing_public_key",
+        k.signing_public_key.as_slice(),
+        32,
+        32,
+    )?;
+    check_blob(
+        "encryption_public_key",
+        k.encryption_public_key.as_slice(),
+        32,
+        32,
+    )?;
     check_blob("signing_key_wrap", k.signing_key_wrap.as_slice(), 16, 4096)?;
-    check_blob("encryption_key_wrap", k.encryption_key_wrap.as_slice(), 16, 4096)?;
-    check_blob("key_binding_signature", k.key_binding_signature.as_slice(), 64, 64)?;
+    check_blob(
+        "encryption_key_wrap",
+        k.encryption_key_wrap.as_slice(),
+        16,
+        4096,
+    )?;
+    check_blob(
+        "key_binding_signature",
+        k.key_binding_signature.as_slice(),
+        64,
+        64,
+    )?;
     Ok(())
 }
 
@@ -67,8 +93,12 @@ fn vault_dto(v: &castellan_store::VaultRecord) -> VaultDto {
     }
 }
 
-async fn account_response<S: Store>(state: &Shared<S>, user: &UserRecord) -> ApiResult<AccountResponse> {
-    let keyset: AccountKeyset = serde_json::from_str(&user.keyset).map_err(|_| ApiError::internal())?;
+async fn account_response<S: Store>(
+    state: &Shared<S>,
+    user: &UserRecord,
+) -> ApiResult<AccountResponse> {
+    let keyset: AccountKeyset =
+        serde_json::from_str(&user.keyset).map_err(|_| ApiError::internal())?;
     let vaults = state.store.vaults_for_user(user.id).await?;
     Ok(AccountResponse {
         user_id: user.id,
@@ -89,15 +119,33 @@ pub(crate) async fn register_start<S: Store>(
     ApiJson(req): ApiJson<RegisterStartRequest>,
 ) -> ApiResult<Json<RegisterStartResponse>> {
     let now = now();
-    state.rate_limit(&addr_key("register", &addr), state.settings.rate_limits.registrations_per_address, now).await?;
+    state
+        .rate_limit(
+            &addr_key("register", &addr),
+            state.settings.rate_limits.registrations_per_address,
+            now,
+        )
+        .await?;
     let email = normalize_email(&req.email)?;
-    check_blob("registration_request", req.registration_request.as_slice(), 1, 1024)?;
+    check_blob(
+        "registration_request",
+        req.registration_request.as_slice(),
+        1,
+        1024,
+    )?;
     if state.store.user_by_email(&email).await?.is_some() {
         return Err(castellan_store::StoreError::AlreadyExists("email").into());
     }
-    let response = crypto::server_registration_start(&state.opaque, req.registration_request.as_slice(), req.user_id.as_bytes())
-        .map_err(|_| ApiError::invalid("malformed OPAQUE registration request"))?;
-    Ok(Json(RegisterStartResponse { registration_response: response.into(), ksf: floor_profile() }))
+    let response = crypto::server_registration_start(
+        &state.opaque,
+        req.registration_request.as_slice(),
+        req.user_id.as_bytes(),
+    )
+    .map_err(|_| ApiError::invalid("malformed OPAQUE registration request"))?;
+    Ok(Json(RegisterStartResponse {
+        registration_response: response.into(),
+        ksf: floor_profile(),
+    }))
 }
 
 /// Step 2 of registration: stores the OPAQUE record, the wrapped keys and the two vaults.
@@ -115,7 +163,9 @@ pub(crate) async fn register_finish<S: Store>(
         || !kinds.contains(&VaultKindDto::Business)
         || req.vaults[0].id == req.vaults[1].id
     {
-        return Err(ApiError::invalid("an account needs exactly one personal and one business vault"));
+        return Err(ApiError::invalid(
+            "an account needs exactly one personal and one business vault",
+        ));
     }
     for v in &req.vaults {
         check_blob("vault key_wrap", v.key_wrap.as_slice(), 16, 4096)?;
@@ -123,7 +173,13 @@ pub(crate) async fn register_finish<S: Store>(
     let record = crypto::server_registration_finish(req.registration_record.as_slice())
         .map_err(|_| ApiError::invalid("malformed OPAQUE registration record"))?;
     let keyset = serde_json::to_string(&req.keyset).map_err(|_| ApiError::internal())?;
-    let user = NewUser { id: req.user_id, email, opaque_record: record, keyset, created_at: now() };
+    let user = NewUser {
+        id: req.user_id,
+        email,
+        opaque_record: record,
+        keyset,
+        created_at: now(),
+    };
     let vaults = req
         .vaults
         .iter()
@@ -139,7 +195,12 @@ pub(crate) async fn register_finish<S: Store>(
         .collect();
     state.store.create_user(user, vaults).await?;
     tracing::info!(user_id = %req.user_id, "account registered");
-    Ok((StatusCode::CREATED, Json(RegisterFinishResponse { user_id: req.user_id })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterFinishResponse {
+            user_id: req.user_id,
+        }),
+    ))
 }
 
 /// A stable stand-in user id for an unknown email, so probing reveals nothing.
@@ -169,21 +230,35 @@ pub(crate) async fn login_start<S: Store>(
 ) -> ApiResult<Json<LoginStartResponse>> {
     let now = now();
     let limits = &state.settings.rate_limits;
-    state.rate_limit(&addr_key("login", &addr), limits.logins_per_address, now).await?;
+    state
+        .rate_limit(&addr_key("login", &addr), limits.logins_per_address, now)
+        .await?;
     let email = normalize_email(&req.email)?;
-    state.rate_limit_check(&failure_key(&email), limits.failed_logins_per_account, now).await?;
-    check_blob("credential_request", req.credential_request.as_slice(), 1, 1024)?;
+    state
+        .rate_limit_check(&failure_key(&email), limits.failed_logins_per_account, now)
+        .await?;
+    check_blob(
+        "credential_request",
+        req.credential_request.as_slice(),
+        1,
+        1024,
+    )?;
     let user = state.store.user_by_email(&email).await?;
     let (user_id, record, ksf) = match &user {
         Some(u) => {
-            let keyset: AccountKeyset = serde_json::from_str(&u.keyset).map_err(|_| ApiError::internal())?;
+            let keyset: AccountKeyset =
+                serde_json::from_str(&u.keyset).map_err(|_| ApiError::internal())?;
             (u.id, Some(u.opaque_record.as_slice()), keyset.ksf)
         }
         None => (fake_user_id(&state, &email), None, floor_profile()),
     };
-    let (server_state, response) =
-        crypto::server_login_start(&state.opaque, record, req.credential_request.as_slice(), user_id.as_bytes())
-            .map_err(|_| ApiError::invalid("malformed OPAQUE credential request"))?;
+    let (server_state, response) = crypto::server_login_start(
+        &state.opaque,
+        record,
+        req.credential_request.as_slice(),
+        user_id.as_bytes(),
+    )
+    .map_err(|_| ApiError::invalid("malformed OPAQUE credential request"))?;
     let login_id = Uuid::new_v4();
     state
         .store
@@ -195,7 +270,12 @@ pub(crate) async fn login_start<S: Store>(
             expires_at: now + state.settings.login_attempt_ttl_secs,
         })
         .await?;
-    Ok(Json(LoginStartResponse { login_id, user_id, credential_response: response.into(), ksf }))
+    Ok(Json(LoginStartResponse {
+        login_id,
+        user_id,
+        credential_response: response.into(),
+        ksf,
+    }))
 }
 
 /// Step 2 of login: checks the client's OPAQUE finalization and opens a session.
@@ -207,13 +287,29 @@ pub(crate) async fn login_finish<S: Store>(
     ApiJson(req): ApiJson<LoginFinishRequest>,
 ) -> ApiResult<Json<LoginFinishResponse>> {
     let now = now();
-    let attempt = state.store.take_login_attempt(req.login_id, now).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::LoginExpired, "login attempt expired or unknown; start again")
-    })?;
+    let attempt = state
+        .store
+        .take_login_attempt(req.login_id, now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::LoginExpired,
+                "login attempt expired or unknown; start again",
+            )
+        })?;
     let fkey = failure_key(&attempt.email);
-    state.rate_limit_check(&fkey, state.settings.rate_limits.failed_logins_per_account, now).await?;
-    let server_state = crypto::ServerLogin::from_bytes(&attempt.state).map_err(|_| ApiError::internal())?;
-    let verified = crypto::server_login_finish(server_state, req.credential_finalization.as_slice()).is_ok();
+    state
+        .rate_limit_check(
+            &fkey,
+            state.settings.rate_limits.failed_logins_per_account,
+            now,
+        )
+        .await?;
+    let server_state =
+        crypto::ServerLogin::from_bytes(&attempt.state).map_err(|_| ApiError::internal())?;
+    let verified =
+        crypto::server_login_finish(server_state, req.credential_finalization.as_slice()).is_ok();
     let user = match (verified, attempt.user_id) {
         (true, Some(id)) => state.store.user_by_id(id).await?,
         _ => None,
@@ -228,7 +324,12 @@ pub(crate) async fn login_finish<S: Store>(
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
-    let device_name: String = req.device_name.chars().filter(|c| !c.is_control()).take(100).collect();
+    let device_name: String = req
+        .device_name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
     let session = SessionRecord {
         id: Uuid::new_v4(),
         user_id: user.id,
@@ -242,14 +343,26 @@ pub(crate) async fn login_finish<S: Store>(
     let (session_id, expires_at) = (session.id, session.expires_at);
     state.store.create_session(session).await?;
     tracing::info!(user_id = %user.id, %session_id, "login");
-    Ok(Json(LoginFinishResponse { session_token: token, session_id, expires_at, account: account_response(&state, &user).await? }))
+    Ok(Json(LoginFinishResponse {
+        session_token: token,
+        session_id,
+        expires_at,
+        account: account_response(&state, &user).await?,
+    }))
 }
 
 /// The signed-in account: key set and vault key wraps.
 #[utoipa::path(get, path = "/api/v1/account", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, body = AccountResponse), (status = 401, body = ErrorBody)))]
-pub(crate) async fn get_account<S: Store>(State(state): State<Shared<S>>, session: Session) -> ApiResult<Json<AccountResponse>> {
-    let user = state.store.user_by_id(session.user_id).await?.ok_or_else(ApiError::unauthorized)?;
+pub(crate) async fn get_account<S: Store>(
+    State(state): State<Shared<S>>,
+    session: Session,
+) -> ApiResult<Json<AccountResponse>> {
+    let user = state
+        .store
+        .user_by_id(session.user_id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     Ok(Json(account_response(&state, &user).await?))
 }
 
@@ -261,11 +374,22 @@ pub(crate) async fn password_change_start<S: Store>(
     session: Session,
     ApiJson(req): ApiJson<PasswordChangeStartRequest>,
 ) -> ApiResult<Json<RegisterStartResponse>> {
-    check_blob("registration_request", req.registration_request.as_slice(), 1, 1024)?;
-    let response =
-        crypto::server_registration_start(&state.opaque, req.registration_request.as_slice(), session.user_id.as_bytes())
-            .map_err(|_| ApiError::invalid("malformed OPAQUE registration request"))?;
-    Ok(Json(RegisterStartResponse { registration_response: response.into(), ksf: floor_profile() }))
+    check_blob(
+        "registration_request",
+        req.registration_request.as_slice(),
+        1,
+        1024,
+    )?;
+    let response = crypto::server_registration_start(
+        &state.opaque,
+        req.registration_request.as_slice(),
+        session.user_id.as_bytes(),
+    )
+    .map_err(|_| ApiError::invalid("malformed OPAQUE registration request"))?;
+    Ok(Json(RegisterStartResponse {
+        registration_response: response.into(),
+        ksf: floor_profile(),
+    }))
 }
 
 /// Step 2: replaces the OPAQUE record and the account key wrap; other sessions are revoked.
@@ -278,21 +402,37 @@ pub(crate) async fn password_change_finish<S: Store>(
     ApiJson(req): ApiJson<PasswordChangeFinishRequest>,
 ) -> ApiResult<Json<PasswordChangeFinishResponse>> {
     check_keyset(&req.keyset)?;
-    let user = state.store.user_by_id(session.user_id).await?.ok_or_else(ApiError::unauthorized)?;
-    let old: AccountKeyset = serde_json::from_str(&user.keyset).map_err(|_| ApiError::internal())?;
+    let user = state
+        .store
+        .user_by_id(session.user_id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let old: AccountKeyset =
+        serde_json::from_str(&user.keyset).map_err(|_| ApiError::internal())?;
     // Only the account key wrap (and the KSF profile) may change here; the identity keys stay.
     if old.signing_public_key != req.keyset.signing_public_key
         || old.encryption_public_key != req.keyset.encryption_public_key
         || old.ak_version != req.keyset.ak_version
     {
-        return Err(ApiError::invalid("a password change cannot replace identity keys"));
+        return Err(ApiError::invalid(
+            "a password change cannot replace identity keys",
+        ));
     }
     let record = crypto::server_registration_finish(req.registration_record.as_slice())
         .map_err(|_| ApiError::invalid("malformed OPAQUE registration record"))?;
     let keyset = serde_json::to_string(&req.keyset).map_err(|_| ApiError::internal())?;
     let now = now();
-    state.store.update_user_credentials(user.id, req.credentials_version, record, keyset, now).await?;
-    let revoked = state.store.revoke_other_sessions(user.id, Some(session.session_id), now).await?;
+    state
+        .store
+        .update_user_credentials(user.id, req.credentials_version, record, keyset, now)
+        .await?;
+    let revoked = state
+        .store
+        .revoke_other_sessions(user.id, Some(session.session_id), now)
+        .await?;
     tracing::info!(user_id = %user.id, revoked, "master password changed");
-    Ok(Json(PasswordChangeFinishResponse { credentials_version: req.credentials_version + 1, revoked_sessions: revoked }))
+    Ok(Json(PasswordChangeFinishResponse {
+        credentials_version: req.credentials_version + 1,
+        revoked_sessions: revoked,
+    }))
 }

@@ -15,7 +15,6 @@ use castellan_store::Store;
 use castellan_types::{ErrorCode, MAX_BODY_BYTES};
 use sha2::{Digest, Sha256};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -40,34 +39,56 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         .route("/auth/logout", post(logout::<S>))
         .route("/account", get(get_account::<S>))
         .route("/account/password/start", post(password_change_start::<S>))
-        .route("/account/password/finish", post(password_change_finish::<S>))
+        .route(
+            "/account/password/finish",
+            post(password_change_finish::<S>),
+        )
         .route("/sessions", get(list_sessions::<S>))
         .route("/sessions/{id}", axum::routing::delete(revoke_session::<S>))
         .route("/objects", get(list_objects::<S>))
-        .route("/objects/{id}", put(put_object::<S>).get(get_object::<S>).delete(delete_object::<S>))
+        .route(
+            "/objects/{id}",
+            put(put_object::<S>)
+                .get(get_object::<S>)
+                .delete(delete_object::<S>),
+        )
         .fallback(api_not_found)
         .with_state(state);
 
     Router::new()
         .nest(castellan_types::API_PREFIX, api)
         .fallback(api_not_found)
+        // Every body is read through an extractor, which enforces this limit and answers with
+        // our JSON error (`payload_too_large`).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
         .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal())
         }))
 }
 
 async fn api_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such endpoint")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "no such endpoint",
+    )
 }
 
 pub(crate) fn now() -> i64 {

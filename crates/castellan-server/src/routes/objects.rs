@@ -4,7 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use castellan_store::{ObjectKind, ObjectRecord, ObjectWrite, Store};
-use castellan_types::{ErrorBody, ObjectDto, ObjectKindDto, ObjectListResponse, PutObjectRequest, MAX_ENVELOPE_BYTES};
+use castellan_types::{
+    ErrorBody, ObjectDto, ObjectKindDto, ObjectListResponse, PutObjectRequest, MAX_ENVELOPE_BYTES,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -45,8 +47,13 @@ pub(crate) async fn list_objects<S: Store>(
     session: Session,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ObjectListResponse>> {
-    let objects = state.store.list_objects(session.user_id, q.vault_id).await?;
-    Ok(Json(ObjectListResponse { objects: objects.into_iter().map(dto).collect() }))
+    let objects = state
+        .store
+        .list_objects(session.user_id, q.vault_id)
+        .await?;
+    Ok(Json(ObjectListResponse {
+        objects: objects.into_iter().map(dto).collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/objects/{id}", tag = "vault", security(("bearer" = [])),
@@ -57,7 +64,11 @@ pub(crate) async fn get_object<S: Store>(
     session: Session,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<ObjectDto>> {
-    let o = state.store.get_object(session.user_id, id).await?.ok_or_else(|| ApiError::not_found("object"))?;
+    let o = state
+        .store
+        .get_object(session.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("object"))?;
     Ok(Json(dto(o)))
 }
 
@@ -109,10 +120,14 @@ pub(crate) async fn put_object<S: Store>(
         details: req.details.into_vec(),
         now: now(),
     };
-    let stored = state.store.put_object(write, req.expected_version).await.map_err(|e| match e {
-        castellan_store::StoreError::NotFound => ApiError::not_found("vault or object"),
-        other => other.into(),
-    })?;
+    let stored = state
+        .store
+        .put_object(write, req.expected_version)
+        .await
+        .map_err(|e| match e {
+            castellan_store::StoreError::NotFound => ApiError::not_found("vault or object"),
+            other => other.into(),
+        })?;
     Ok(Json(dto(stored)))
 }
 
@@ -132,6 +147,9 @@ pub(crate) async fn delete_object<S: Store>(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_object(session.user_id, id, q.version).await?;
+    state
+        .store
+        .delete_object(session.user_id, id, q.version)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,8 +15,14 @@ use crate::Shared;
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub(crate) async fn logout<S: Store>(State(state): State<Shared<S>>, session: Session) -> ApiResult<StatusCode> {
-    state.store.revoke_session(session.user_id, session.session_id, now()).await?;
+pub(crate) async fn logout<S: Store>(
+    State(state): State<Shared<S>>,
+    session: Session,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .revoke_session(session.user_id, session.session_id, now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -52,6 +58,9 @@ pub(crate) async fn revoke_session<S: Store>(
     session: Session,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    state.store.revoke_session(session.user_id, id, now()).await?;
+    state
+        .store
+        .revoke_session(session.user_id, id, now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
