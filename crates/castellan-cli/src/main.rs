@@ -11,10 +11,52 @@ mod commands;
 mod output;
 mod prompt;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
+/// `--help` and `--version` print normally; any other parse error becomes one line on stderr
+/// (exit 2), in JSON when `--json` was given.
+fn exit_usage(e: clap::Error) -> ! {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        std::process::exit(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let msg = format!(
+        "{} (see --help)",
+        first.trim().trim_start_matches("error: ")
+    );
+    if std::env::args().any(|a| a == "--json") {
+        eprintln!(
+            "{}",
+            serde_json::json!({ "error": { "code": "usage", "message": msg } })
+        );
+    } else {
+        eprintln!("error: {msg}");
+    }
+    std::process::exit(2);
+}
+
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => exit_usage(e),
+    };
     let json = cli.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

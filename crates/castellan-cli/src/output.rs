@@ -8,14 +8,17 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         return 1;
     };
     match e {
-        ClientError::NotLoggedIn | ClientError::Locked => 3,
-        ClientError::WrongCredentials => 4,
+        ClientError::NotLoggedIn
+        | ClientError::Locked
+        | ClientError::SessionExpired
+        | ClientError::ReauthRequired => 3,
+        ClientError::WrongCredentials | ClientError::WrongPassword => 4,
         ClientError::NotFound(_) => 5,
         ClientError::Conflict(_) => 6,
         ClientError::Unreachable { .. } => 7,
         ClientError::Integrity(_) => 8,
         ClientError::Api { code, .. } => match code {
-            ErrorCode::Unauthorized | ErrorCode::LoginExpired => 3,
+            ErrorCode::Unauthorized | ErrorCode::LoginExpired | ErrorCode::ReauthRequired => 3,
             ErrorCode::InvalidCredentials => 4,
             ErrorCode::NotFound => 5,
             ErrorCode::VersionConflict | ErrorCode::EmailTaken | ErrorCode::AlreadyExists => 6,

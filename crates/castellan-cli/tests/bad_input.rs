@@ -143,7 +143,8 @@ fn a_corrupted_client_state_is_reported_and_left_untouched() {
     let mut state: Value = serde_json::from_slice(&original).unwrap();
     state["local_wrap"] = Value::String("AAAA".into());
     std::fs::write(&device, serde_json::to_vec(&state).unwrap()).unwrap();
-    let (_, msg) = a.fails(&["item", "list"]);
+    let (code, msg) = a.fails(&["item", "list"]);
+    assert_eq!(code, 4, "{msg}");
     assert!(msg.contains("wrong master password"), "{msg}");
 }
 
@@ -153,12 +154,13 @@ fn cli_usage_errors_are_clear_and_every_command_has_help() {
     let (code, msg) = a.fails(&["item", "list"]);
     assert_eq!(code, 3);
     assert!(msg.contains("not logged in"), "{msg}");
-    let out = a.run(&["item", "add"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "missing --title is a usage error"
-    );
+    let (code, msg) = a.fails(&["item", "add"]);
+    assert_eq!(code, 2, "missing --title is a usage error");
+    assert!(msg.contains("--title"), "{msg}");
+    let (code, msg) = a.fails(&["item", "list", "--profile", "nonsense", "--json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(msg.trim()).expect("JSON error with --json");
+    assert_eq!(v["error"]["code"], "usage");
     for cmd in [
         vec!["--help"],
         vec!["server", "--help"],

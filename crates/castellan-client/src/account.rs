@@ -533,7 +533,7 @@ pub fn unlock_local(home: &Home, password: &str) -> ClientResult<(DeviceState, U
         &Context::local_device_wrap(state.user_id, state.device_id),
         state.local_wrap.as_slice(),
     )
-    .map_err(|_| ClientError::Invalid("wrong master password".into()))?;
+    .map_err(|_| ClientError::WrongPassword)?;
     let unlocked = open_account(state.user_id, &state.email, ak, &state.account)?;
     Ok((state, unlocked))
 }
@@ -543,9 +543,22 @@ pub fn unlock_local(home: &Home, password: &str) -> ClientResult<(DeviceState, U
 pub async fn change_password(
     home: &Home,
     unlocked: &UnlockedAccount,
+    old_password: &str,
     new_password: &str,
 ) -> ClientResult<u64> {
     check_new_password(new_password)?;
+    // A fresh OPAQUE login proves the current password to the server (it refuses credential
+    // changes from older sessions) and gives this device a new session.
+    let current = home.device()?;
+    login(
+        home,
+        &current.server,
+        &current.email,
+        old_password,
+        None,
+        "castellan CLI",
+    )
+    .await?;
     let mut state = home.device()?;
     let sk = SecretKey::parse(&state.secret_key)?;
     let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());

@@ -21,6 +21,15 @@ pub enum ClientError {
     /// The server sent something the client refuses: tampered, swapped, rolled back, downgraded.
     #[error("integrity check failed: {0}. The server may be compromised; nothing was changed.")]
     Integrity(String),
+    /// The local unlock failed: the master password is wrong for this device.
+    #[error("wrong master password")]
+    WrongPassword,
+    /// The server no longer accepts this device's session.
+    #[error("the session has expired or was revoked; run `castellan login`")]
+    SessionExpired,
+    /// The server wants a fresh login before a sensitive change.
+    #[error("this change needs a fresh login; run the command again")]
+    ReauthRequired,
     #[error("the vault is locked; run `castellan unlock`")]
     Locked,
     #[error("not logged in; run `castellan login` or `castellan register`")]

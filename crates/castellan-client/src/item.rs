@@ -277,6 +277,10 @@ pub struct ItemData {
     pub folder_id: Option<Uuid>,
     #[serde(default)]
     pub password_history: Vec<PasswordChange>,
+    /// In the trash. Bound into the ciphertext, so a server cannot move items in or out of the
+    /// trash unnoticed (the server's own flag must agree).
+    #[serde(default)]
+    pub trashed: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -298,6 +302,8 @@ pub struct ItemOverview {
     pub favorite: bool,
     #[serde(default)]
     pub folder_id: Option<Uuid>,
+    #[serde(default)]
+    pub trashed: bool,
     pub updated_at: i64,
 }
 
@@ -313,6 +319,7 @@ impl ItemData {
             favorite: false,
             folder_id: None,
             password_history: Vec::new(),
+            trashed: false,
             created_at: now,
             updated_at: now,
         };
@@ -334,6 +341,16 @@ impl ItemData {
         Ok(())
     }
 
+    pub fn set_notes(&mut self, notes: &str) -> ClientResult<()> {
+        if notes.len() > MAX_FIELD_BYTES {
+            return Err(ClientError::Invalid(format!(
+                "the notes are larger than {MAX_FIELD_BYTES} bytes"
+            )));
+        }
+        self.notes = notes.to_string();
+        Ok(())
+    }
+
     /// Sets a field by name: one of the type's own fields, `notes`, `title`, `tags` (comma
     /// separated), or else a custom field. An empty value removes the field. Replaced secret
     /// values go to the password history.
@@ -352,7 +369,7 @@ impl ItemData {
         match name {
             "title" => return self.set_title(value),
             "notes" => {
-                self.notes = value.to_string();
+                self.set_notes(value)?;
                 return Ok(());
             }
             "tags" => {
@@ -491,6 +508,7 @@ impl ItemData {
             tags: self.tags.clone(),
             favorite: self.favorite,
             folder_id: self.folder_id,
+            trashed: self.trashed,
             updated_at: self.updated_at,
         }
     }
@@ -528,7 +546,7 @@ mod tests {
         assert_eq!(d.password_history[0].password, "one");
         d.set_field("recovery code", "abc", 5).unwrap();
         assert_eq!(d.field("recovery code").as_deref(), Some("abc"));
-        assert!(d.custom_fields[0].hidden == false);
+        assert!(!d.custom_fields[0].hidden);
         d.set_field("api token", "t", 5).unwrap();
         assert!(d.custom_fields[1].hidden);
     }

@@ -1,7 +1,8 @@
 //! The Castellan client library: everything a client does except talking to a terminal.
 //!
 //! - [`api`]: typed HTTP calls to the server (`castellan-types` on the wire).
-//! - [`home`]: the device state under `$CASTELLAN_HOME` (ciphertext and public data only).
+//! - [`home`]: the device state under `$CASTELLAN_HOME` (wrapped keys, pins, the Secret Key and
+//!   the session token; no unwrapped key).
 //! - [`account`]: registration, OPAQUE login, unlocking, password change.
 //! - [`item`] / [`folder`]: the plaintext models that are encrypted into envelopes.
 //! - [`vault`]: an unlocked session: list, read, write, move, trash, folders.

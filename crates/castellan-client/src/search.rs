@@ -70,6 +70,7 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             favorite: false,
             folder_id: None,
+            trashed: false,
             updated_at: 0,
         }
     }

@@ -151,7 +151,7 @@ impl VaultSession {
             return Err(ClientError::Locked);
         }
         let (state, account) = account::unlock_local(home, password)?;
-        Ok(Self::from_parts(home, state, account)?)
+        Self::from_parts(home, state, account)
     }
 
     pub fn from_parts(
@@ -204,9 +204,7 @@ impl VaultSession {
 
     fn map_session_error(e: ClientError) -> ClientError {
         if api::is_unauthorized(&e) {
-            ClientError::Invalid(
-                "the session has expired or was revoked; run `castellan login`".into(),
-            )
+            ClientError::SessionExpired
         } else {
             e
         }
@@ -331,6 +329,9 @@ impl VaultSession {
         }
         let (mut data, key) = codec::open_details(&self.account, &o)?;
         change(&mut data)?;
+        if let Some(t) = trashed {
+            data.trashed = t;
+        }
         data.updated_at = now();
         let target = match to_profile {
             Some(p) => self.account.vault(p)?,
@@ -344,7 +345,7 @@ impl VaultSession {
             kind: ObjectKindDto::Item,
             version,
             expected_version: Some(o.version),
-            trashed: trashed.unwrap_or(o.trashed),
+            trashed: data.trashed,
             key_wrap: key_wrap.into(),
             overview: overview.into(),
             details: details.into(),
@@ -686,16 +687,6 @@ impl VaultSession {
         }
         m
     }
-
-    /// Keeps the cached key set fresh (after a password change elsewhere, for example).
-    pub async fn refresh_account(&mut self) -> ClientResult<()> {
-        let acct = self.api.account().await.map_err(Self::map_session_error)?;
-        let ak = self.account.ak.duplicate();
-        let opened = account::open_account(self.state.user_id, &self.state.email, ak, &acct)?;
-        self.account = opened;
-        self.state.account = acct;
-        self.home.save_device(&self.state)
-    }
 }
 
 fn depth(snap: &Snapshot, id: Uuid) -> usize {
@@ -788,6 +779,12 @@ pub mod codec {
         let overview: ItemOverview = serde_json::from_slice(&pt).map_err(|_| {
             ClientError::integrity(format!("item {} has an unreadable overview", o.id))
         })?;
+        if overview.trashed != o.trashed {
+            return Err(ClientError::integrity(format!(
+                "item {}: the server's trash flag disagrees with the encrypted item",
+                o.id
+            )));
+        }
         Ok(ItemEntry {
             id: o.id,
             vault_id: o.vault_id,

@@ -1,5 +1,5 @@
 //! A malicious-server test double: a proxy in front of the real server that rewrites responses.
-//! Each test is one property of docs/security-design.md §"What a malicious server can try":
+//! Each test is one property of docs/security-design.md §9 "What a malicious server can and cannot do":
 //! the client must refuse, never obey.
 
 use std::collections::HashMap;
@@ -445,4 +445,35 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
         "nothing stored after a refused login"
     );
     let _ = bob_sk;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p11_a_server_flipping_the_trash_flag_is_detected() {
+    let env = env().await;
+    let u = user(&env, "p11@example.com").await;
+    let mut s = session(&u);
+    let keep = add(&mut s, VaultKindDto::Personal, "keep").await;
+    let gone = add(&mut s, VaultKindDto::Personal, "gone").await;
+    s.update_item(gone, None, Some(true), |_| Ok(()))
+        .await
+        .unwrap();
+    let snap = s.snapshot().await.unwrap();
+    assert!(snap.items.iter().any(|i| i.id == gone && i.trashed));
+
+    // The server hides a live item in the trash, or brings a trashed one back.
+    for target in [keep, gone] {
+        env.proxy.set(move |m, p, v| {
+            if is_list(m, p) {
+                for o in objects(v) {
+                    if o["id"] == Value::String(target.to_string()) {
+                        let t = o["trashed"].as_bool().unwrap();
+                        o["trashed"] = Value::Bool(!t);
+                    }
+                }
+            }
+        });
+        assert_integrity(s.snapshot().await, "flipped trash flag");
+    }
+    env.proxy.clear();
+    assert_eq!(s.snapshot().await.unwrap().items.len(), 2);
 }

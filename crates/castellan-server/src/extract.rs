@@ -58,6 +58,8 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
 pub struct Session {
     pub session_id: Uuid,
     pub user_id: Uuid,
+    /// When the session was created by a successful OPAQUE login.
+    pub created_at: i64,
 }
 
 impl<S: Store> FromRequestParts<Shared<S>> for Session {
@@ -92,6 +94,7 @@ impl<S: Store> FromRequestParts<Shared<S>> for Session {
         Ok(Session {
             session_id: session.id,
             user_id: session.user_id,
+            created_at: session.created_at,
         })
     }
 }

@@ -5,6 +5,8 @@ pub struct Settings {
     pub session_ttl_secs: i64,
     /// How long an OPAQUE login attempt may take between its two messages, in seconds.
     pub login_attempt_ttl_secs: i64,
+    /// How recent a login must be for a master password change, in seconds.
+    pub reauth_window_secs: i64,
     pub rate_limits: RateLimitSettings,
 }
 
@@ -25,6 +27,7 @@ impl Default for Settings {
         Settings {
             session_ttl_secs: 30 * 24 * 3600,
             login_attempt_ttl_secs: 120,
+            reauth_window_secs: 300,
             rate_limits: RateLimitSettings {
                 window_secs: 15 * 60,
                 failed_logins_per_account: 10,

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     VersionConflict,
     /// The login attempt is unknown or expired; start again.
     LoginExpired,
+    /// A sensitive change (master password) needs a login from the last few minutes.
+    ReauthRequired,
     Internal,
 }
 

@@ -219,9 +219,13 @@ pub async fn status(ctx: &Ctx) -> Result<()> {
 }
 
 pub async fn change_password(ctx: &Ctx) -> Result<()> {
-    let session = ctx.session()?;
+    if ctx.home.device()?.locked {
+        return Err(ClientError::Locked.into());
+    }
+    let old = prompt::master_password(false)?;
+    let session = VaultSession::open(&ctx.home, &old, false)?;
     let new = prompt::new_master_password()?;
-    let revoked = account::change_password(&ctx.home, &session.account, &new).await?;
+    let revoked = account::change_password(&ctx.home, &session.account, &old, &new).await?;
     if ctx.json {
         print_json(&json!({ "changed": true, "revoked_sessions": revoked }));
     } else {

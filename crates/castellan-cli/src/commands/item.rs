@@ -41,10 +41,7 @@ pub fn resolve<'a>(snap: &'a Snapshot, key: &str) -> Result<&'a ItemEntry> {
     match candidates.len() {
         1 => Ok(candidates[0]),
         0 => Err(ClientError::NotFound(format!("no item matches {key:?}")).into()),
-        n => Err(ClientError::Invalid(format!(
-            "{n} items match {key:?}; use the full id"
-        )))
-        .map_err(Into::into),
+        n => Err(ClientError::Invalid(format!("{n} items match {key:?}; use the full id")).into()),
     }
 }
 
@@ -64,10 +61,16 @@ fn apply_fields(data: &mut ItemData, f: &ItemFieldArgs, ts: i64) -> Result<()> {
         data.set_field("url", u, ts)?;
     }
     if let Some(t) = &f.totp {
+        if data.item_type.field("totp").is_none() {
+            bail!(ClientError::Invalid(format!(
+                "{} items have no one-time code field",
+                data.item_type.as_str()
+            )));
+        }
         data.set_field("totp", t, ts)?;
     }
     if let Some(n) = &f.notes {
-        data.notes = n.clone();
+        data.set_notes(n)?;
     }
     for kv in &f.fields {
         let Some((k, v)) = kv.split_once('=') else {

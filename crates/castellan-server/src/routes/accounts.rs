@@ -366,14 +366,28 @@ pub(crate) async fn get_account<S: Store>(
     Ok(Json(account_response(&state, &user).await?))
 }
 
-/// Step 1 of a master password (or Secret Key) change: a fresh OPAQUE registration.
+/// A stolen session token must not be enough to take over an account: credential changes need
+/// a session from a login (which proves the password) within the last few minutes.
+fn require_fresh<S>(state: &Shared<S>, session: &Session) -> ApiResult<()> {
+    if now() - session.created_at > state.settings.reauth_window_secs {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ReauthRequired,
+            "this change needs a fresh login (within the last few minutes)",
+        ));
+    }
+    Ok(())
+}
+
+/// Step 1 of a master password change: a fresh OPAQUE registration. Needs a fresh login.
 #[utoipa::path(post, path = "/api/v1/account/password/start", tag = "accounts", security(("bearer" = [])),
-    request_body = PasswordChangeStartRequest, responses((status = 200, body = RegisterStartResponse), (status = 401, body = ErrorBody)))]
+    request_body = PasswordChangeStartRequest, responses((status = 200, body = RegisterStartResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "reauth_required")))]
 pub(crate) async fn password_change_start<S: Store>(
     State(state): State<Shared<S>>,
     session: Session,
     ApiJson(req): ApiJson<PasswordChangeStartRequest>,
 ) -> ApiResult<Json<RegisterStartResponse>> {
+    require_fresh(&state, &session)?;
     check_blob(
         "registration_request",
         req.registration_request.as_slice(),
@@ -395,12 +409,14 @@ pub(crate) async fn password_change_start<S: Store>(
 /// Step 2: replaces the OPAQUE record and the account key wrap; other sessions are revoked.
 #[utoipa::path(post, path = "/api/v1/account/password/finish", tag = "accounts", security(("bearer" = [])),
     request_body = PasswordChangeFinishRequest,
-    responses((status = 200, body = PasswordChangeFinishResponse), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = PasswordChangeFinishResponse), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody, description = "reauth_required")))]
 pub(crate) async fn password_change_finish<S: Store>(
     State(state): State<Shared<S>>,
     session: Session,
     ApiJson(req): ApiJson<PasswordChangeFinishRequest>,
 ) -> ApiResult<Json<PasswordChangeFinishResponse>> {
+    require_fresh(&state, &session)?;
     check_keyset(&req.keyset)?;
     let user = state
         .store

@@ -151,6 +151,12 @@ pub struct Device {
     pub secret_key: Option<String>,
 }
 
+impl Default for Device {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Device {
     pub fn new() -> Device {
         Device {
