@@ -33,14 +33,15 @@ fn exit_usage(e: clap::Error) -> ! {
         );
     }
     let rendered = e.render().to_string();
-    let first = rendered
+    // The message proper comes before clap's "Usage:" block; fold it onto one line.
+    let text: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    let msg = format!(
-        "{} (see --help)",
-        first.trim().trim_start_matches("error: ")
-    );
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = text.join(" ");
+    let msg = format!("{} (see --help)", joined.trim_start_matches("error: "));
     if std::env::args().any(|a| a == "--json") {
         eprintln!(
             "{}",

@@ -220,8 +220,10 @@ async fn failed_logins_are_rate_limited_per_account_and_success_resets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_can_be_listed_and_revoked_and_stale_sessions_cannot_change_credentials() {
-    let mut settings = castellan_server::Settings::default();
-    settings.reauth_window_secs = -1;
+    let settings = castellan_server::Settings {
+        reauth_window_secs: -1,
+        ..Default::default()
+    };
     let s = start(settings).await;
     register(&s, "sess@example.com").await;
     let (_, v1, _) = login(&s, "sess@example.com", PW).await;
