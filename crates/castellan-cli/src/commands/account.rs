@@ -14,7 +14,11 @@ use crate::prompt;
 
 fn device_name(args: &AccountArgs) -> String {
     args.device_name.clone().unwrap_or_else(|| {
-        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty());
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty());
         format!(
             "castellan CLI on {}",
             host.unwrap_or_else(|| std::env::consts::OS.to_string())

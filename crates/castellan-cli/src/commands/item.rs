@@ -169,7 +169,8 @@ fn print_item_text(snap: &Snapshot, e: &ItemEntry, d: &ItemData, reveal: bool) {
     }
     for spec in d.item_type.fields() {
         if let Some(v) = d.fields.get(spec.name) {
-            let shown = if spec.kind == FieldKind::Secret && !reveal {
+            let hidden = matches!(spec.kind, FieldKind::Secret | FieldKind::Totp);
+            let shown = if hidden && !reveal {
                 "••••••••".to_string()
             } else {
                 v.clone()

@@ -14,6 +14,7 @@ pub async fn server(args: ServerArgs) -> Result<()> {
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     let mut settings = Settings::default();
