@@ -69,9 +69,18 @@ pub struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8087", env = "CASTELLAN_BIND")]
     pub bind: String,
+    /// Log format on stderr: text, or json (one object per line) for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "CASTELLAN_LOG_FORMAT")]
+    pub log_format: LogFormat,
     /// Failed logins allowed per account per 15 minutes.
     #[arg(long, default_value_t = 10)]
     pub max_failed_logins: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -9,12 +9,21 @@ use crate::{ClientError, ClientResult};
 pub const MAX_FOLDER_NAME_CHARS: usize = 255;
 pub const MAX_FOLDER_DEPTH: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FolderData {
     pub name: String,
     #[serde(default)]
     pub parent_id: Option<Uuid>,
+}
+
+impl std::fmt::Debug for FolderData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderData")
+            .field("name", &"<redacted>")
+            .field("parent_id", &self.parent_id)
+            .finish()
+    }
 }
 
 /// Checks a single folder name (no `/`, which separates path segments).

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use zeroize::Zeroize;
 
 use crate::{ClientError, ClientResult};
 
@@ -236,7 +237,7 @@ impl ItemType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomField {
     pub name: String,
     pub value: String,
@@ -244,7 +245,7 @@ pub struct CustomField {
     pub hidden: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordChange {
     /// The value that was replaced.
     pub password: String,
@@ -255,7 +256,7 @@ pub struct PasswordChange {
 }
 
 /// The whole item: the `details` envelope's plaintext.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemData {
     #[serde(rename = "type")]
@@ -286,7 +287,7 @@ pub struct ItemData {
 }
 
 /// The `overview` envelope's plaintext: what list views and search need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemOverview {
     #[serde(rename = "type")]
@@ -305,6 +306,65 @@ pub struct ItemOverview {
     #[serde(default)]
     pub trashed: bool,
     pub updated_at: i64,
+}
+
+// Plaintext never reaches logs or panics through `Debug`: only the type is shown.
+impl std::fmt::Debug for ItemData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemData({}, <redacted>)", self.item_type.as_str())
+    }
+}
+
+impl std::fmt::Debug for ItemOverview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ItemOverview({}, <redacted>)", self.item_type.as_str())
+    }
+}
+
+impl std::fmt::Debug for CustomField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomField(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange(<redacted>)")
+    }
+}
+
+// Plaintext is wiped from memory when an item is dropped.
+impl Drop for ItemData {
+    fn drop(&mut self) {
+        self.title.zeroize();
+        self.notes.zeroize();
+        for v in self.fields.values_mut() {
+            v.zeroize();
+        }
+        self.tags.zeroize();
+    }
+}
+
+impl Drop for CustomField {
+    fn drop(&mut self) {
+        self.name.zeroize();
+        self.value.zeroize();
+    }
+}
+
+impl Drop for PasswordChange {
+    fn drop(&mut self) {
+        self.password.zeroize();
+    }
+}
+
+impl Drop for ItemOverview {
+    fn drop(&mut self) {
+        self.title.zeroize();
+        self.username.zeroize();
+        self.urls.zeroize();
+        self.tags.zeroize();
+    }
 }
 
 impl ItemData {
@@ -549,6 +609,23 @@ mod tests {
         assert!(!d.custom_fields[0].hidden);
         d.set_field("api token", "t", 5).unwrap();
         assert!(d.custom_fields[1].hidden);
+    }
+
+    #[test]
+    fn debug_output_never_shows_plaintext() {
+        let mut d = ItemData::new(ItemType::Login, "SentinelTitle", 1).unwrap();
+        d.set_field("password", "SentinelSecret", 1).unwrap();
+        d.set_field("password", "SentinelSecret2", 2).unwrap();
+        d.set_field("custom", "SentinelCustom", 1).unwrap();
+        d.notes = "SentinelNotes".into();
+        let shown = format!(
+            "{d:?} {:?} {:?} {:?}",
+            d.overview(),
+            d.custom_fields,
+            d.password_history
+        );
+        assert!(!shown.contains("Sentinel"), "{shown}");
+        assert!(shown.contains("login"));
     }
 
     #[test]

@@ -6,17 +6,21 @@ use castellan_server::Settings;
 use serde_json::json;
 
 use super::Ctx;
-use crate::cli::{GenerateArgs, ServerArgs};
+use crate::cli::{GenerateArgs, LogFormat, ServerArgs};
 use crate::output::print_json;
 
 pub async fn server(args: ServerArgs) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASTELLAN_LOG")
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match args.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
     let mut settings = Settings::default();
     settings.rate_limits.failed_logins_per_account = args.max_failed_logins;
     castellan_server::run(&args.data_dir, &args.bind, settings).await?;
