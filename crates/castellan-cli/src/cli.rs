@@ -31,7 +31,12 @@ pub enum Command {
     /// Log this device in with the master password and Secret Key.
     Login(AccountArgs),
     /// End this device's session and forget the account here.
-    Logout,
+    Logout {
+        /// Log out even though changes made on this device have not reached the server yet
+        /// (they are lost).
+        #[arg(long)]
+        force: bool,
+    },
     /// Lock the vault on this device until `castellan unlock`.
     Lock,
     /// Unlock the vault on this device with the master password.
@@ -52,6 +57,16 @@ pub enum Command {
     /// List, restore or empty the trash.
     #[command(subcommand)]
     Trash(TrashCommand),
+    /// Run, stop or inspect the background agent (keeps the vault unlocked in memory, syncs
+    /// every few minutes and within seconds of a change elsewhere).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Sync now with the server ("Backup Now"): send queued changes, fetch others' changes.
+    Sync {
+        /// Only show the sync state: queued changes, last sync, server reachability.
+        #[arg(long)]
+        status: bool,
+    },
     /// Generate a password.
     Generate(GenerateArgs),
     /// Show the current one-time code of an item.
@@ -75,6 +90,32 @@ pub struct ServerArgs {
     /// Failed logins allowed per account per 15 minutes.
     #[arg(long, default_value_t = 10)]
     pub max_failed_logins: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Start the agent in the background and unlock it with the master password.
+    Start(AgentRunArgs),
+    /// Stop the agent (its keys are wiped).
+    Stop,
+    /// Show whether the agent runs, is unlocked, and how its syncs went.
+    Status,
+    /// Run the agent in the foreground (what `start` launches).
+    #[command(hide = true)]
+    Run(AgentRunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AgentRunArgs {
+    /// Seconds between background syncs.
+    #[arg(long, default_value_t = 300, env = "CASTELLAN_SYNC_INTERVAL")]
+    pub interval: u64,
+    /// Lock (forget the keys) after this many seconds without use.
+    #[arg(long, default_value_t = 900)]
+    pub lock_after: u64,
+    /// Do not listen for push hints from the server (sync on the interval only).
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -71,6 +71,7 @@ fn vault_of(acct: &UnlockedAccount, n: usize) -> Vec<ObjectDto> {
                 details: details.into(),
                 created_at: 0,
                 updated_at: 0,
+                seq: 0,
             }
         })
         .collect()

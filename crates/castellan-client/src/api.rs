@@ -39,7 +39,7 @@ impl ApiClient {
             )));
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("castellan/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -190,14 +190,19 @@ impl ApiClient {
         self.call(Method::PUT, &format!("/objects/{id}"), Some(req))
             .await
     }
-    pub async fn delete_object(&self, id: Uuid, version: i64) -> ClientResult<()> {
-        self.call_raw::<()>(
-            Method::DELETE,
-            &format!("/objects/{id}?version={version}"),
+    pub async fn delete_object(&self, id: Uuid, req: &DeleteObjectRequest) -> ClientResult<()> {
+        self.call_raw(Method::DELETE, &format!("/objects/{id}"), Some(req))
+            .await
+            .map(|_| ())
+    }
+    /// One page of the change feed after `since`.
+    pub async fn sync(&self, since: i64, limit: u32) -> ClientResult<SyncResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/sync?since={since}&limit={limit}"),
             None,
         )
         .await
-        .map(|_| ())
     }
 }
 

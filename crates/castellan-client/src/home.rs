@@ -173,7 +173,14 @@ impl Home {
 
     /// Forgets the account on this device (logout).
     pub fn clear(&self) -> ClientResult<()> {
-        for name in [DEVICE_FILE, VERSIONS_FILE] {
+        for name in [
+            DEVICE_FILE,
+            VERSIONS_FILE,
+            "cache.sqlite3",
+            "cache.sqlite3-wal",
+            "cache.sqlite3-shm",
+            "sync.lock",
+        ] {
             let p = self.dir.join(name);
             match std::fs::remove_file(&p) {
                 Ok(()) => {}

@@ -7,6 +7,9 @@
 //! - [`item`] / [`folder`]: the plaintext models that are encrypted into envelopes.
 //! - [`vault`]: an unlocked session: list, read, write, move, trash, folders.
 //! - [`search`]: the client-side index.
+//! - [`cache`] / [`sync`] / [`manifest`] / [`merge`]: the offline cache (server ciphertext and
+//!   queued changes), two-way sync, signed vault manifests, and the field-by-field merge of
+//!   concurrent edits.
 //!
 //! Invariant: this crate never depends on the server crates (only as dev-dependencies for
 //! tests). Every ciphertext is opened with an associated-data context rebuilt from what the
@@ -16,12 +19,16 @@
 
 pub mod account;
 pub mod api;
+pub mod cache;
 mod error;
 pub mod folder;
 pub mod home;
 pub mod item;
 mod keyids;
+pub mod manifest;
+pub mod merge;
 pub mod search;
+pub mod sync;
 pub mod vault;
 
 pub use error::{ClientError, ClientResult};

@@ -1,19 +1,22 @@
-//! An unlocked vault session: reads and writes items and folders through the server, sealing
-//! and opening every envelope with contexts the client builds itself.
+//! An unlocked vault session: reads from the offline cache (kept current by sync), queues
+//! writes and sends them at once when the server is reachable, sealing and opening every
+//! envelope with contexts the client builds itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use castellan_crypto::{self as crypto, Context, SymmetricKey};
-use castellan_types::{ErrorCode, ObjectDto, ObjectKindDto, PutObjectRequest, VaultKindDto};
+use castellan_types::{ObjectDto, ObjectKindDto, VaultKindDto};
 use uuid::Uuid;
 
 use crate::account::{self, UnlockedAccount, UnlockedVault};
-use crate::api::{self, ApiClient};
+use crate::api::ApiClient;
+use crate::cache::{Cache, PendingState};
 use crate::folder::{self, FolderData};
 use crate::home::{DeviceState, Home, SeenVersions};
 use crate::item::{ItemData, ItemOverview, SCHEMA_VERSION};
 use crate::keyids::item_key_id;
 use crate::search::SearchIndex;
+use crate::sync::SyncReport;
 use crate::{ClientError, ClientResult};
 
 /// Item keys are never rotated by an edit; a full key rotation would bump this.
@@ -134,44 +137,81 @@ pub enum FolderItemsAction {
     Trash,
 }
 
+/// Sync state of one item or folder, as shown next to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// On the server as shown (green).
+    Synced,
+    /// Changed here, being sent (yellow).
+    Pending,
+    /// Changed here, could not be sent: the server is unreachable or refused it (red).
+    Offline,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Synced => "synced",
+            SyncStatus::Pending => "pending",
+            SyncStatus::Offline => "offline",
+        }
+    }
+}
+
 pub struct VaultSession {
     home: Home,
     pub state: DeviceState,
     pub account: UnlockedAccount,
     api: ApiClient,
-    seen: SeenVersions,
+    cache: Cache,
+    /// The report of the last sync run by this session.
+    pub last_sync: Option<SyncReport>,
 }
 
 impl VaultSession {
     /// Unlocks with the master password. Refuses when the device was locked with
     /// `castellan lock` (unless `unlocking` is set, which `castellan unlock` does).
-    pub fn open(home: &Home, password: &str, unlocking: bool) -> ClientResult<Self> {
+    pub async fn open(home: &Home, password: &str, unlocking: bool) -> ClientResult<Self> {
         let state = home.device()?;
         if state.locked && !unlocking {
             return Err(ClientError::Locked);
         }
         let (state, account) = account::unlock_local(home, password)?;
-        Self::from_parts(home, state, account)
+        Self::from_parts(home, state, account).await
     }
 
-    pub fn from_parts(
+    pub async fn from_parts(
         home: &Home,
         state: DeviceState,
         account: UnlockedAccount,
     ) -> ClientResult<Self> {
         let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
-        let seen = home.load_versions()?;
+        let cache = Cache::open(home.dir()).await?;
         Ok(VaultSession {
             home: home.clone(),
             state,
             account,
             api,
-            seen,
+            cache,
+            last_sync: None,
         })
     }
 
     pub fn api(&self) -> &ApiClient {
         &self.api
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Two-way sync now. An unreachable server is not an error: changes stay queued (red).
+    pub async fn sync(&mut self) -> ClientResult<SyncReport> {
+        let report =
+            crate::sync::sync_with(&self.home, &self.cache, &self.api, &self.account).await?;
+        self.last_sync = Some(report.clone());
+        Ok(report)
     }
 
     fn vault_for(&self, id: Uuid) -> ClientResult<&UnlockedVault> {
@@ -180,81 +220,97 @@ impl VaultSession {
             .ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
     }
 
-    fn check_version(&self, id: Uuid, version: i64) -> ClientResult<()> {
-        if let Some(&seen) = self.seen.objects.get(&id) {
-            if version < seen {
-                return Err(ClientError::integrity(format!(
-                    "object {id} was rolled back from version {seen} to {version}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    fn note_version(&mut self, id: Uuid, version: i64) {
-        let e = self.seen.objects.entry(id).or_insert(version);
-        if *e < version {
-            *e = version;
-        }
-    }
-
-    fn save_seen(&self) -> ClientResult<()> {
-        self.home.save_versions(&self.seen)
-    }
-
-    fn map_session_error(e: ClientError) -> ClientError {
-        if api::is_unauthorized(&e) {
-            ClientError::SessionExpired
-        } else {
-            e
-        }
-    }
-
-    /// Decrypts a set of objects as returned by the server and records their versions.
-    pub fn decrypt_all(&mut self, objects: &[ObjectDto]) -> ClientResult<Snapshot> {
-        let snap = codec::decrypt_snapshot(&self.account, &self.seen, objects)?;
-        for o in objects {
-            self.note_version(o.id, o.version);
-        }
-        Ok(snap)
-    }
-
-    /// Fetches and decrypts everything.
-    pub async fn snapshot(&mut self) -> ClientResult<Snapshot> {
-        let list = self
-            .api
-            .list_objects(None)
-            .await
-            .map_err(Self::map_session_error)?;
-        let snap = self.decrypt_all(&list.objects)?;
-        self.save_seen()?;
-        Ok(snap)
-    }
-
-    async fn fetch(&mut self, id: Uuid) -> ClientResult<ObjectDto> {
-        match self.api.get_object(id).await {
-            Ok(o) => {
-                if o.id != id {
-                    return Err(ClientError::integrity(
-                        "the server returned a different object than requested",
-                    ));
+    /// The local view: synced objects with queued changes applied on top.
+    pub async fn view(&self) -> ClientResult<Vec<ObjectDto>> {
+        let mut objs: BTreeMap<Uuid, ObjectDto> = self
+            .cache
+            .objects()
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        for op in self.cache.pending().await? {
+            match op.target {
+                Some(t) => {
+                    objs.insert(op.object_id, t);
                 }
-                self.check_version(o.id, o.version)?;
-                Ok(o)
+                None => {
+                    objs.remove(&op.object_id);
+                }
             }
-            Err(ClientError::Api {
-                code: ErrorCode::NotFound,
-                ..
-            }) => Err(ClientError::NotFound(format!(
-                "no item or folder with id {id}"
-            ))),
-            Err(e) => Err(Self::map_session_error(e)),
         }
+        Ok(objs.into_values().collect())
     }
 
-    /// Reads one item with all its fields.
+    async fn view_object(&self, id: Uuid) -> ClientResult<ObjectDto> {
+        let pending = self.cache.pending().await?;
+        if let Some(op) = pending.iter().find(|p| p.object_id == id) {
+            return op
+                .target
+                .clone()
+                .ok_or_else(|| ClientError::NotFound(format!("no item or folder with id {id}")));
+        }
+        self.cache
+            .object(id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(format!("no item or folder with id {id}")))
+    }
+
+    /// The version a new local change of `id` must carry: one above the server state it is
+    /// based on (queued changes of the same object share their base).
+    async fn next_version(&self, id: Uuid) -> ClientResult<i64> {
+        if let Some(op) = self
+            .cache
+            .pending()
+            .await?
+            .into_iter()
+            .find(|p| p.object_id == id)
+        {
+            return Ok(op.base.map(|b| b.version + 1).unwrap_or(1));
+        }
+        Ok(self
+            .cache
+            .object(id)
+            .await?
+            .map(|o| o.version + 1)
+            .unwrap_or(1))
+    }
+
+    /// Sync status of every object with a queued change (the rest are synced).
+    pub async fn statuses(&self) -> ClientResult<HashMap<Uuid, SyncStatus>> {
+        Ok(self
+            .cache
+            .pending()
+            .await?
+            .into_iter()
+            .map(|p| {
+                (
+                    p.object_id,
+                    if p.state == PendingState::Failed {
+                        SyncStatus::Offline
+                    } else {
+                        SyncStatus::Pending
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Syncs (best effort) and returns everything, decrypted and verified.
+    pub async fn snapshot(&mut self) -> ClientResult<Snapshot> {
+        self.sync().await?;
+        self.local_snapshot().await
+    }
+
+    /// Everything in the local view, without contacting the server.
+    pub async fn local_snapshot(&self) -> ClientResult<Snapshot> {
+        let view = self.view().await?;
+        codec::decrypt_snapshot(&self.account, &SeenVersions::default(), &view)
+    }
+
+    /// Reads one item with all its fields (from the local view; sync first for fresh data).
     pub async fn get_item(&mut self, id: Uuid) -> ClientResult<(ItemEntry, ItemData)> {
-        let o = self.fetch(id).await?;
+        let o = self.view_object(id).await?;
         if o.kind != ObjectKindDto::Item {
             return Err(ClientError::NotFound(format!(
                 "{id} is a folder, not an item"
@@ -267,27 +323,41 @@ impl VaultSession {
                 "item {id}: overview and details disagree"
             )));
         }
-        self.note_version(o.id, o.version);
-        self.save_seen()?;
         Ok((entry, data))
     }
 
-    async fn put(&mut self, id: Uuid, req: PutObjectRequest) -> ClientResult<ObjectDto> {
-        match self.api.put_object(id, &req).await {
-            Ok(o) => {
-                self.note_version(o.id, o.version);
-                self.save_seen()?;
-                Ok(o)
-            }
-            Err(ClientError::Api { code: ErrorCode::VersionConflict, current_version, .. }) => Err(ClientError::Conflict(format!(
-                "{id} was changed on another device (now version {}); nothing was written, run the command again",
-                current_version.unwrap_or(0)
-            ))),
-            Err(e) => Err(Self::map_session_error(e)),
+    /// Queues a change (`None`: delete for good) without sending it.
+    async fn queue(&self, id: Uuid, target: Option<ObjectDto>) -> ClientResult<()> {
+        let base = self.cache.object(id).await?;
+        self.cache
+            .enqueue(id, base.as_ref(), target.as_ref(), now())
+            .await
+    }
+
+    fn item_dto(
+        vault: &UnlockedVault,
+        id: Uuid,
+        version: i64,
+        trashed: bool,
+        sealed: (Vec<u8>, Vec<u8>, Vec<u8>),
+    ) -> ObjectDto {
+        let ts = now();
+        ObjectDto {
+            id,
+            vault_id: vault.id,
+            kind: ObjectKindDto::Item,
+            version,
+            trashed,
+            key_wrap: sealed.0.into(),
+            overview: sealed.1.into(),
+            details: sealed.2.into(),
+            created_at: ts,
+            updated_at: ts,
+            seq: 0,
         }
     }
 
-    /// Creates an item in a profile; returns its id.
+    /// Creates an item in a profile; returns its id. Works offline (queued, shown red).
     pub async fn create_item(
         &mut self,
         profile: VaultKindDto,
@@ -296,32 +366,21 @@ impl VaultSession {
         let id = Uuid::new_v4();
         let vault = self.account.vault(profile)?;
         let key = SymmetricKey::generate();
-        let (key_wrap, overview, details) =
-            codec::seal_item(&self.account, vault, id, &key, 1, data)?;
-        let req = PutObjectRequest {
-            vault_id: vault.id,
-            kind: ObjectKindDto::Item,
-            version: 1,
-            expected_version: None,
-            trashed: false,
-            key_wrap: key_wrap.into(),
-            overview: overview.into(),
-            details: details.into(),
-        };
-        self.put(id, req).await?;
+        let sealed = codec::seal_item(&self.account, vault, id, &key, 1, data)?;
+        let dto = Self::item_dto(vault, id, 1, data.trashed, sealed);
+        self.queue(id, Some(dto)).await?;
+        self.sync().await?;
         Ok(id)
     }
 
-    /// Rewrites an item after `change` edits it; `to_profile` moves it to the other vault.
-    /// Returns the new version.
-    pub async fn update_item(
+    async fn update_item_queued(
         &mut self,
         id: Uuid,
         to_profile: Option<VaultKindDto>,
         trashed: Option<bool>,
         change: impl FnOnce(&mut ItemData) -> ClientResult<()>,
     ) -> ClientResult<(ItemData, i64)> {
-        let o = self.fetch(id).await?;
+        let o = self.view_object(id).await?;
         if o.kind != ObjectKindDto::Item {
             return Err(ClientError::NotFound(format!(
                 "{id} is a folder, not an item"
@@ -337,65 +396,57 @@ impl VaultSession {
             Some(p) => self.account.vault(p)?,
             None => self.vault_for(o.vault_id)?,
         };
-        let version = o.version + 1;
-        let (key_wrap, overview, details) =
-            codec::seal_item(&self.account, target, id, &key, version, &data)?;
-        let req = PutObjectRequest {
-            vault_id: target.id,
-            kind: ObjectKindDto::Item,
-            version,
-            expected_version: Some(o.version),
-            trashed: data.trashed,
-            key_wrap: key_wrap.into(),
-            overview: overview.into(),
-            details: details.into(),
-        };
-        self.put(id, req).await?;
+        let version = self.next_version(id).await?;
+        let sealed = codec::seal_item(&self.account, target, id, &key, version, &data)?;
+        let mut dto = Self::item_dto(target, id, version, data.trashed, sealed);
+        dto.created_at = o.created_at;
+        self.queue(id, Some(dto)).await?;
         Ok((data, version))
+    }
+
+    /// Rewrites an item after `change` edits it; `to_profile` moves it to the other vault.
+    /// Returns the item and its new version. Works offline.
+    pub async fn update_item(
+        &mut self,
+        id: Uuid,
+        to_profile: Option<VaultKindDto>,
+        trashed: Option<bool>,
+        change: impl FnOnce(&mut ItemData) -> ClientResult<()>,
+    ) -> ClientResult<(ItemData, i64)> {
+        let r = self
+            .update_item_queued(id, to_profile, trashed, change)
+            .await?;
+        self.sync().await?;
+        Ok(r)
     }
 
     /// Deletes an item for good (it must be in the trash, or `force`).
     pub async fn purge_item(&mut self, id: Uuid, force: bool) -> ClientResult<()> {
-        let o = self.fetch(id).await?;
+        let o = self.view_object(id).await?;
         if !o.trashed && !force {
             return Err(ClientError::Invalid(
                 "only items in the trash can be deleted for good; move it to the trash first"
                     .into(),
             ));
         }
-        self.api
-            .delete_object(id, o.version)
-            .await
-            .map_err(|e| match e {
-                ClientError::Api {
-                    code: ErrorCode::VersionConflict,
-                    ..
-                } => ClientError::Conflict(format!(
-                    "{id} changed on another device; nothing was deleted"
-                )),
-                e => Self::map_session_error(e),
-            })?;
-        self.seen.objects.remove(&id);
-        self.save_seen()
+        self.queue(id, None).await?;
+        self.sync().await?;
+        Ok(())
     }
 
     /// Deletes every trashed item of the account for good; returns how many.
     pub async fn empty_trash(&mut self) -> ClientResult<usize> {
         let snap = self.snapshot().await?;
-        let trashed: Vec<(Uuid, i64)> = snap
+        let trashed: Vec<Uuid> = snap
             .items
             .iter()
             .filter(|i| i.trashed)
-            .map(|i| (i.id, i.version))
+            .map(|i| i.id)
             .collect();
-        for (id, version) in &trashed {
-            self.api
-                .delete_object(*id, *version)
-                .await
-                .map_err(Self::map_session_error)?;
-            self.seen.objects.remove(id);
+        for id in &trashed {
+            self.queue(*id, None).await?;
         }
-        self.save_seen()?;
+        self.sync().await?;
         Ok(trashed.len())
     }
 
@@ -405,23 +456,26 @@ impl VaultSession {
         &mut self,
         vault_id: Uuid,
         id: Uuid,
-        version: i64,
-        expected: Option<i64>,
         data: &FolderData,
     ) -> ClientResult<()> {
+        let version = self.next_version(id).await?;
         let vault = self.vault_for(vault_id)?;
         let overview = codec::seal_folder(vault, id, version, data)?;
-        let req = PutObjectRequest {
+        let ts = now();
+        let dto = ObjectDto {
+            id,
             vault_id,
             kind: ObjectKindDto::Folder,
             version,
-            expected_version: expected,
             trashed: false,
             key_wrap: Default::default(),
             overview: overview.into(),
             details: Default::default(),
+            created_at: ts,
+            updated_at: ts,
+            seq: 0,
         };
-        self.put(id, req).await.map(|_| ())
+        self.queue(id, Some(dto)).await
     }
 
     /// Returns the folder at `path` in `profile`, creating missing folders along the way.
@@ -448,7 +502,7 @@ impl VaultSession {
                         name: seg,
                         parent_id: parent,
                     };
-                    self.put_folder(vault_id, id, 1, None, &data).await?;
+                    self.put_folder(vault_id, id, &data).await?;
                     snap.folders.push(FolderEntry {
                         id,
                         vault_id,
@@ -473,7 +527,9 @@ impl VaultSession {
                 profile.as_str()
             )));
         }
-        self.ensure_folder_path(&mut snap, profile, path).await
+        let id = self.ensure_folder_path(&mut snap, profile, path).await?;
+        self.sync().await?;
+        Ok(id)
     }
 
     fn require_folder<'a>(
@@ -522,8 +578,8 @@ impl VaultSession {
             name,
             parent_id: f.data.parent_id,
         };
-        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data)
-            .await?;
+        self.put_folder(f.vault_id, f.id, &data).await?;
+        self.sync().await?;
         Ok(f.id)
     }
 
@@ -557,8 +613,8 @@ impl VaultSession {
             name: f.data.name.clone(),
             parent_id: parent,
         };
-        self.put_folder(f.vault_id, f.id, f.version + 1, Some(f.version), &data)
-            .await?;
+        self.put_folder(f.vault_id, f.id, &data).await?;
+        self.sync().await?;
         Ok(f.id)
     }
 
@@ -573,10 +629,8 @@ impl VaultSession {
         let snap = self.snapshot().await?;
         let f = Self::require_folder(&snap, profile, path)?.clone();
         let parent = f.data.parent_id;
-        let (affected_folders, folders_to_delete): (HashSet<Uuid>, Vec<FolderEntry>) = match action
-        {
+        let (affected, to_delete): (HashSet<Uuid>, Vec<FolderEntry>) = match action {
             FolderItemsAction::MoveToParent => {
-                // Direct subfolders move up one level; items directly inside move to the parent.
                 for sub in snap
                     .folders
                     .iter()
@@ -599,38 +653,32 @@ impl VaultSession {
                     .filter(|x| sub.contains(&x.id))
                     .cloned()
                     .collect();
-                // Children first, so a failure half-way never leaves orphans.
                 list.sort_by_key(|x| std::cmp::Reverse(depth(&snap, x.id)));
                 (sub, list)
             }
         };
-        let mut items = 0;
-        let targets: Vec<(Uuid, bool)> = snap
+        let targets: Vec<Uuid> = snap
             .items
             .iter()
             .filter(|i| {
                 i.overview
                     .folder_id
-                    .is_some_and(|fid| affected_folders.contains(&fid))
+                    .is_some_and(|fid| affected.contains(&fid))
             })
-            .map(|i| (i.id, i.trashed))
+            .map(|i| i.id)
             .collect();
-        for (id, was_trashed) in targets {
-            let trash = match action {
-                FolderItemsAction::MoveToParent => None,
-                FolderItemsAction::Trash => Some(true),
-            };
-            let new_folder = match action {
-                FolderItemsAction::MoveToParent => parent,
-                FolderItemsAction::Trash => None,
-            };
-            let _ = was_trashed;
-            self.update_item(id, None, trash, |d| {
+        let (trash, new_folder) = match action {
+            FolderItemsAction::MoveToParent => (None, parent),
+            FolderItemsAction::Trash => (Some(true), None),
+        };
+        // Items first, then subfolders, then the folders themselves: an interruption never
+        // leaves an item pointing at a deleted folder.
+        for id in &targets {
+            self.update_item_queued(*id, None, trash, |d| {
                 d.folder_id = new_folder;
                 Ok(())
             })
             .await?;
-            items += 1;
         }
         if action == FolderItemsAction::MoveToParent {
             let subs: Vec<FolderEntry> = snap
@@ -644,25 +692,17 @@ impl VaultSession {
                     name: s.data.name.clone(),
                     parent_id: parent,
                 };
-                self.put_folder(s.vault_id, s.id, s.version + 1, Some(s.version), &data)
-                    .await?;
+                self.put_folder(s.vault_id, s.id, &data).await?;
             }
         }
-        let mut deleted = 0;
-        for d in folders_to_delete {
-            let cur = if d.id == f.id { f.version } else { d.version };
-            self.api
-                .delete_object(d.id, cur)
-                .await
-                .map_err(Self::map_session_error)?;
-            self.seen.objects.remove(&d.id);
-            deleted += 1;
+        for d in &to_delete {
+            self.queue(d.id, None).await?;
         }
-        self.save_seen()?;
-        Ok((items, deleted))
+        self.sync().await?;
+        Ok((targets.len(), to_delete.len()))
     }
 
-    /// Folder tree of a profile as (path, id), sorted by path.
+    /// Folder tree of a profile as (profile, path, id), sorted by path.
     pub fn folder_paths(
         snap: &Snapshot,
         profile: Option<VaultKindDto>,

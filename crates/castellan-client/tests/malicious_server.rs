@@ -137,8 +137,8 @@ async fn user(env: &Env, email: &str) -> User {
     }
 }
 
-fn session(u: &User) -> VaultSession {
-    VaultSession::open(&u.home, PW, false).unwrap()
+async fn session(u: &User) -> VaultSession {
+    VaultSession::open(&u.home, PW, false).await.unwrap()
 }
 
 async fn add(s: &mut VaultSession, profile: VaultKindDto, title: &str) -> uuid::Uuid {
@@ -165,22 +165,39 @@ fn b64_mutate(v: &mut Value, f: impl Fn(&mut Vec<u8>)) {
     *v = Value::String(Bytes(b).to_b64());
 }
 
-fn is_list(m: &Method, p: &str) -> bool {
-    m == Method::GET && p == "/api/v1/objects"
+fn is_sync(m: &Method, p: &str) -> bool {
+    m == Method::GET && p == "/api/v1/sync"
+}
+
+/// Makes the next sync a full one, so the server's answer contains every object.
+async fn full_resync(s: &VaultSession) {
+    s.cache().set_meta("cursor", "0").await.unwrap();
+}
+
+/// A tampered sync is refused, and leaves the device's data as it was.
+async fn refused(s: &mut VaultSession, what: &str) {
+    let before = s.local_snapshot().await.unwrap().items.len();
+    full_resync(s).await;
+    assert_integrity(s.sync().await, what);
+    assert_eq!(
+        s.local_snapshot().await.unwrap().items.len(),
+        before,
+        "{what}: the cache is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p1_swapped_items_p3_swapped_envelopes_p2_moved_items_are_refused() {
+async fn p1_swapped_p2_moved_p3_swapped_envelopes_p7_dropped_p8_duplicated_items_are_refused() {
     let env = env().await;
     let u = user(&env, "p1@example.com").await;
-    let mut s = session(&u);
+    let mut s = session(&u).await;
     add(&mut s, VaultKindDto::Personal, "one").await;
     add(&mut s, VaultKindDto::Personal, "two").await;
     assert_eq!(s.snapshot().await.unwrap().items.len(), 2);
 
     // 1: swap the ciphertexts of two items in the same vault.
     env.proxy.set(|m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             let objs = objects(v);
             let (a, b) = (objs[0].clone(), objs[1].clone());
             for k in ["key_wrap", "overview", "details"] {
@@ -189,30 +206,74 @@ async fn p1_swapped_items_p3_swapped_envelopes_p2_moved_items_are_refused() {
             }
         }
     });
-    assert_integrity(s.snapshot().await, "swapped items");
+    refused(&mut s, "swapped items").await;
 
     // 3: swap the overview and details envelopes of one item.
-    env.proxy.clear();
-    let id = s.snapshot().await.unwrap().items[0].id;
     env.proxy.set(|m, p, v| {
-        if p.starts_with("/api/v1/objects/") && m == Method::GET {
-            let o = v["overview"].clone();
-            v["overview"] = v["details"].clone();
-            v["details"] = o;
+        if is_sync(m, p) {
+            let o = &mut objects(v)[0];
+            let ov = o["overview"].clone();
+            o["overview"] = o["details"].clone();
+            o["details"] = ov;
         }
     });
-    assert_integrity(s.get_item(id).await, "swapped overview/details");
+    refused(&mut s, "swapped overview/details").await;
 
     // 2: move an item (envelopes and key wrap) into the user's other vault.
-    env.proxy.clear();
     let business = s.account.vault(VaultKindDto::Business).unwrap().id;
     env.proxy.set(move |m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             objects(v)[0]["vault_id"] = Value::String(business.to_string());
         }
     });
-    assert_integrity(s.snapshot().await, "item moved to another vault");
+    refused(&mut s, "item moved to another vault").await;
+
+    // 7: drop an item: a new device gets a listing without it, and a known device is told it
+    // was deleted (a forged tombstone).
+    env.proxy.set(|m, p, v| {
+        if is_sync(m, p) {
+            objects(v).remove(0);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = Home::new(dir.path());
+    account::login(
+        &fresh,
+        &env.url,
+        "p1@example.com",
+        PW,
+        Some(&u.secret_key),
+        "second device",
+    )
+    .await
+    .unwrap();
+    let mut s2 = VaultSession::open(&fresh, PW, false).await.unwrap();
+    assert_integrity(s2.sync().await, "dropped item on a new device");
+    assert!(
+        s2.local_snapshot().await.unwrap().items.is_empty(),
+        "nothing accepted"
+    );
+    let victim = s.local_snapshot().await.unwrap().items[0].clone();
+    env.proxy.set(move |m, p, v| {
+        if is_sync(m, p) {
+            v["tombstones"] =
+                serde_json::json!([{ "id": victim.id, "vault_id": victim.vault_id, "seq": 1 }]);
+        }
+    });
+    refused(&mut s, "forged tombstone").await;
+
+    // 8: duplicate an item under a new id.
+    env.proxy.set(|m, p, v| {
+        if is_sync(m, p) {
+            let mut copy = objects(v)[0].clone();
+            copy["id"] = Value::String(uuid::Uuid::new_v4().to_string());
+            objects(v).push(copy);
+        }
+    });
+    refused(&mut s, "duplicated item").await;
+
     env.proxy.clear();
+    full_resync(&s).await;
     assert_eq!(
         s.snapshot().await.unwrap().items.len(),
         2,
@@ -221,86 +282,100 @@ async fn p1_swapped_items_p3_swapped_envelopes_p2_moved_items_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p4_rollback_p5_bit_flips_p6_suite_downgrade_p9_relabelled_key_id_are_refused() {
+async fn p4_rollback_p20_replayed_state_p5_bit_flips_p6_suite_downgrade_p9_relabelled_key_id_are_refused(
+) {
     let env = env().await;
     let u = user(&env, "p4@example.com").await;
-    let mut s = session(&u);
+    let mut s = session(&u).await;
     let id = add(&mut s, VaultKindDto::Business, "rollback me").await;
 
-    // Capture version 1 as the server sent it, then edit to version 2.
+    // Capture the full state at version 1, then edit to version 2.
     let old: Arc<Mutex<Option<Value>>> = Arc::new(Mutex::new(None));
     let cap = old.clone();
     env.proxy.set(move |m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             *cap.lock().unwrap() = Some(v.clone());
         }
     });
-    s.snapshot().await.unwrap();
+    full_resync(&s).await;
+    s.sync().await.unwrap();
     env.proxy.clear();
     s.update_item(id, None, None, |d| d.set_field("password", "newer", 2))
         .await
         .unwrap();
     assert_eq!(s.snapshot().await.unwrap().items[0].version, 2);
 
-    // 4: the server replays version 1.
+    // 4 and 20: the server replays the old state (old object, old manifest).
     let replay = old.lock().unwrap().clone().unwrap();
     env.proxy.set(move |m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             *v = replay.clone();
         }
     });
-    assert_integrity(s.snapshot().await, "rollback to an older version");
-    // A fresh session on the same device remembers the high-water mark.
-    let mut s2 = session(&u);
-    assert_integrity(
-        s2.snapshot().await,
-        "rollback seen by a new session on the same device",
-    );
+    refused(&mut s, "rollback to an older version").await;
+    // A new session on the same device remembers what it saw.
+    let mut s2 = session(&u).await;
+    refused(&mut s2, "rollback seen by a new session on the same device").await;
     env.proxy.clear();
 
-    // 5: a single bit flipped anywhere (sampled positions; the crypto crate checks every bit).
-    let len = {
-        let list = s.api().list_objects(None).await.unwrap();
-        list.objects[0].overview.len()
-    };
-    for pos in (0..len).step_by(7).chain([len - 1]) {
+    // 5: single bits flipped (sampled positions; the crypto crate checks every bit).
+    let len = s.api().list_objects(None).await.unwrap().objects[0]
+        .overview
+        .len();
+    for pos in [0, 4, 5, 10, 30, 50, 77, 100, len - 1] {
         env.proxy.set(move |m, p, v| {
-            if is_list(m, p) {
+            if is_sync(m, p) {
                 b64_mutate(&mut objects(v)[0]["overview"], |b| b[pos] ^= 0x01);
             }
         });
-        assert_integrity(s.snapshot().await, &format!("bit flip at {pos}"));
+        refused(&mut s, &format!("bit flip at {pos}")).await;
     }
-    // ... also in the item key wrap.
     env.proxy.set(|m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             b64_mutate(&mut objects(v)[0]["key_wrap"], |b| b[60] ^= 0x80);
         }
     });
-    assert_integrity(s.snapshot().await, "bit flip in the key wrap");
+    refused(&mut s, "bit flip in the key wrap").await;
 
     // 6: the suite byte downgraded or unknown.
     for suite in [0x00u8, 0x02, 0xff] {
         env.proxy.set(move |m, p, v| {
-            if is_list(m, p) {
+            if is_sync(m, p) {
                 b64_mutate(&mut objects(v)[0]["overview"], |b| b[4] = suite);
             }
         });
-        assert_integrity(s.snapshot().await, &format!("suite {suite:#x}"));
+        refused(&mut s, &format!("suite {suite:#x}")).await;
     }
 
     // 9: the envelope relabelled with another key id.
     env.proxy.set(|m, p, v| {
-        if is_list(m, p) {
+        if is_sync(m, p) {
             b64_mutate(&mut objects(v)[0]["overview"], |b| {
                 b[6..22].copy_from_slice(&[7u8; 16])
             });
         }
     });
-    assert_integrity(s.snapshot().await, "relabelled key id");
+    refused(&mut s, "relabelled key id").await;
+
+    // A manifest signed by someone else, or with its counter lowered.
+    env.proxy.set(|m, p, v| {
+        if is_sync(m, p) {
+            for man in v["manifests"].as_array_mut().unwrap() {
+                b64_mutate(&mut man["manifest"], |b| {
+                    let n = b.len();
+                    b[n - 5] ^= 0x01;
+                });
+            }
+        }
+    });
+    refused(&mut s, "forged manifest signature").await;
+
     env.proxy.clear();
+    full_resync(&s).await;
     let snap = s.snapshot().await.unwrap();
     assert_eq!(snap.items[0].version, 2);
+    let (_, data) = s.get_item(id).await.unwrap();
+    assert_eq!(data.field("password").as_deref(), Some("newer"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -451,7 +526,7 @@ async fn p15_changed_server_key_p18_missing_keys_p19_other_users_key_wrap_are_re
 async fn p11_a_server_flipping_the_trash_flag_is_detected() {
     let env = env().await;
     let u = user(&env, "p11@example.com").await;
-    let mut s = session(&u);
+    let mut s = session(&u).await;
     let keep = add(&mut s, VaultKindDto::Personal, "keep").await;
     let gone = add(&mut s, VaultKindDto::Personal, "gone").await;
     s.update_item(gone, None, Some(true), |_| Ok(()))
@@ -463,7 +538,7 @@ async fn p11_a_server_flipping_the_trash_flag_is_detected() {
     // The server hides a live item in the trash, or brings a trashed one back.
     for target in [keep, gone] {
         env.proxy.set(move |m, p, v| {
-            if is_list(m, p) {
+            if is_sync(m, p) {
                 for o in objects(v) {
                     if o["id"] == Value::String(target.to_string()) {
                         let t = o["trashed"].as_bool().unwrap();
@@ -472,8 +547,9 @@ async fn p11_a_server_flipping_the_trash_flag_is_detected() {
                 }
             }
         });
-        assert_integrity(s.snapshot().await, "flipped trash flag");
+        refused(&mut s, "flipped trash flag").await;
     }
     env.proxy.clear();
+    full_resync(&s).await;
     assert_eq!(s.snapshot().await.unwrap().items.len(), 2);
 }

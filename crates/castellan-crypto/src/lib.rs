@@ -57,6 +57,7 @@ mod kdf;
 mod keys;
 mod opaque;
 mod secret_key;
+mod sethash;
 mod sign;
 mod totp;
 mod util;
@@ -81,6 +82,7 @@ pub use opaque::{
     ClientLogin, ClientRegistration, ExportKey, ServerLogin, ServerSetup, SessionKey,
 };
 pub use secret_key::{password_input, SecretKey};
+pub use sethash::{SetElement, SetHash};
 pub use sign::{SigningKey, VerifyingKey};
 pub use totp::{TotpAlgorithm, TotpSpec};
 

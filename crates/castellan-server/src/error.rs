@@ -91,6 +91,14 @@ impl From<StoreError> for ApiError {
                 ),
                 current_version: Some(current),
             },
+            StoreError::ManifestConflict { vault_id, current } => ApiError {
+                status: StatusCode::CONFLICT,
+                code: ErrorCode::ManifestConflict,
+                message: format!(
+                    "the manifest of vault {vault_id} was changed elsewhere (current counter {current}); sync and retry"
+                ),
+                current_version: Some(current),
+            },
             StoreError::NotFound => ApiError::not_found("object"),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage error");

@@ -10,6 +10,7 @@
 
 mod error;
 mod extract;
+pub mod hints;
 mod openapi;
 mod ratelimit;
 mod routes;
@@ -25,6 +26,7 @@ use castellan_store::Store;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use hints::{Hint, HintBus};
 pub use openapi::openapi_json;
 pub use settings::{RateLimitSettings, Settings};
 pub use state::AppState;
@@ -52,8 +54,18 @@ pub enum ServerError {
 
 /// Builds the application router over a store.
 pub async fn app<S: Store>(store: S, settings: Settings) -> Result<Router, ServerError> {
+    Ok(app_with_hints(store, settings).await?.0)
+}
+
+/// The router and its hint bus (to feed it from elsewhere, or to close it at shutdown so that
+/// open `GET /events` streams end).
+pub async fn app_with_hints<S: Store>(
+    store: S,
+    settings: Settings,
+) -> Result<(Router, HintBus), ServerError> {
     let state = AppState::new(store, settings).await?;
-    Ok(routes::router(state))
+    let hints = state.hints.clone();
+    Ok((routes::router(state), hints))
 }
 
 /// Serves `store` on an already bound listener until `shutdown` completes.
@@ -63,7 +75,13 @@ pub async fn serve<S: Store>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let router = app(store, settings).await?;
+    let (router, hints) = app_with_hints(store, settings).await?;
+    // Event streams never end on their own: close them, or the graceful shutdown would wait
+    // for them forever.
+    let shutdown = async move {
+        shutdown.await;
+        hints.close();
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

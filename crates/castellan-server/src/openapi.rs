@@ -15,8 +15,9 @@ use crate::routes;
         routes::get_account, routes::password_change_start, routes::password_change_finish,
         routes::list_sessions, routes::revoke_session,
         routes::list_objects, routes::get_object, routes::put_object, routes::delete_object,
+        routes::sync, routes::events,
     ),
-    components(schemas(castellan_types::ErrorCode)),
+    components(schemas(castellan_types::ErrorCode, castellan_types::ChangeHint)),
     modifiers(&BearerAuth),
     tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"))
 )]

@@ -4,6 +4,7 @@ use castellan_crypto::ServerSetup;
 use castellan_store::Store;
 use zeroize::Zeroizing;
 
+use crate::hints::HintBus;
 use crate::{ServerError, Settings};
 
 const OPAQUE_SETUP_KEY: &str = "opaque_server_setup_v1";
@@ -17,6 +18,8 @@ pub struct AppState<S> {
     pub opaque: ServerSetup,
     /// Key for deriving stable fake user ids for unknown emails (no account enumeration).
     pub enumeration_key: Zeroizing<Vec<u8>>,
+    /// Change hints for `GET /events`, published after every committed object write.
+    pub hints: HintBus,
 }
 
 impl<S: Store> AppState<S> {
@@ -35,6 +38,7 @@ impl<S: Store> AppState<S> {
             settings,
             opaque,
             enumeration_key,
+            hints: HintBus::default(),
         }))
     }
 }

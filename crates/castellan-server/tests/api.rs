@@ -1,9 +1,12 @@
 //! HTTP API behaviour that a client cannot see from the CLI: account enumeration, login rate
-//! limits, session revocation and the fresh-login rule for credential changes. Real server on a
-//! loopback port, real OPAQUE messages.
+//! limits, session revocation, the fresh-login rule for credential changes, manifests on writes,
+//! the change feed and change hints. Real server on a loopback port, real OPAQUE messages.
+
+use std::time::Duration;
 
 use castellan_crypto as crypto;
 use castellan_types::*;
+use futures_util::StreamExt;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -306,15 +309,10 @@ async fn objects_are_private_to_their_owner_and_versioned() {
     let tb = b["session_token"].as_str().unwrap();
     let vault: Uuid = serde_json::from_value(a["account"]["vaults"][0]["id"].clone()).unwrap();
     let id = Uuid::new_v4();
+    // Each write of this one object is the next manifest of its vault.
     let put = |version: i64, expected: Option<i64>| PutObjectRequest {
-        vault_id: vault,
-        kind: ObjectKindDto::Item,
-        version,
-        expected_version: expected,
-        trashed: false,
-        key_wrap: Bytes(vec![1; 90]),
-        overview: Bytes(vec![2; 200]),
-        details: Bytes(vec![3; 300]),
+        manifests: vec![manifest(vault, version)],
+        ..item(vault, version, expected)
     };
     let put_req = |t: &str, body: PutObjectRequest| {
         s.http
@@ -379,4 +377,603 @@ async fn objects_are_private_to_their_owner_and_versioned() {
     big.details = Bytes(vec![0; MAX_ENVELOPE_BYTES + 1]);
     let r = put_req(ta, big).await.unwrap();
     assert_eq!(r.status().as_u16(), 413);
+}
+
+// ---------------------------------------------------------------------------------------------
+// manifests, the change feed and change hints
+
+fn manifest(vault_id: Uuid, counter: i64) -> ManifestDto {
+    ManifestDto {
+        vault_id,
+        counter,
+        manifest: Bytes(vec![9; 200]),
+    }
+}
+
+/// An item write without manifests.
+fn item(vault_id: Uuid, version: i64, expected_version: Option<i64>) -> PutObjectRequest {
+    PutObjectRequest {
+        vault_id,
+        kind: ObjectKindDto::Item,
+        version,
+        expected_version,
+        trashed: false,
+        key_wrap: Bytes(vec![1; 90]),
+        overview: Bytes(vec![2; 200]),
+        details: Bytes(vec![3; 300]),
+        manifests: Vec::new(),
+    }
+}
+
+/// A registered and logged-in user: its token and its two vaults (personal, business).
+struct User {
+    token: String,
+    personal: Uuid,
+    business: Uuid,
+}
+
+async fn user(s: &Srv, email: &str) -> User {
+    register(s, email).await;
+    let (code, v, _) = login(s, email, PW).await;
+    assert_eq!(code, 200, "{v}");
+    let vaults = v["account"]["vaults"].as_array().unwrap();
+    let of_kind = |kind: &str| -> Uuid {
+        let vault = vaults.iter().find(|x| x["kind"] == kind).unwrap();
+        serde_json::from_value(vault["id"].clone()).unwrap()
+    };
+    User {
+        token: v["session_token"].as_str().unwrap().to_string(),
+        personal: of_kind("personal"),
+        business: of_kind("business"),
+    }
+}
+
+impl Srv {
+    async fn put(&self, token: &str, id: Uuid, body: &PutObjectRequest) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}/objects/{id}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn delete(&self, token: &str, id: Uuid, body: &DeleteObjectRequest) -> (u16, Value) {
+        let r = self
+            .http
+            .delete(format!("{}/objects/{id}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn sync_raw(&self, token: &str, query: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/sync{query}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn sync(&self, token: &str, since: i64, limit: u32) -> SyncResponse {
+        let (code, v) = self
+            .sync_raw(token, &format!("?since={since}&limit={limit}"))
+            .await;
+        assert_eq!(code, 200, "{v}");
+        serde_json::from_value(v).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_must_carry_the_manifests_of_their_vaults() {
+    let s = start(Default::default()).await;
+    let u = user(&s, "manifests@example.com").await;
+    let t = u.token.as_str();
+    let id = Uuid::new_v4();
+
+    // Missing, for another vault, too many, counter 0, duplicated, empty, too large.
+    let (code, v) = s.put(t, id, &item(u.personal, 1, None)).await;
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_value");
+    assert_eq!(
+        v["error"]["message"],
+        "a write must carry the updated manifest of its vault"
+    );
+    let bad: Vec<(Vec<ManifestDto>, u16)> = vec![
+        (vec![manifest(u.business, 1)], 422),
+        (
+            vec![
+                manifest(u.personal, 1),
+                manifest(u.business, 1),
+                manifest(Uuid::new_v4(), 1),
+            ],
+            422,
+        ),
+        (vec![manifest(u.personal, 0)], 422),
+        (vec![manifest(u.personal, 1), manifest(u.personal, 2)], 422),
+        (
+            vec![ManifestDto {
+                manifest: Bytes(Vec::new()),
+                ..manifest(u.personal, 1)
+            }],
+            422,
+        ),
+        (
+            vec![ManifestDto {
+                manifest: Bytes(vec![0; 8 * 1024 + 1]),
+                ..manifest(u.personal, 1)
+            }],
+            413,
+        ),
+    ];
+    for (manifests, expected) in bad {
+        let body = PutObjectRequest {
+            manifests,
+            ..item(u.personal, 1, None)
+        };
+        let (code, v) = s.put(t, id, &body).await;
+        assert_eq!(code, expected, "{v}");
+    }
+    // Exactly 8 KiB is fine.
+    let body = PutObjectRequest {
+        manifests: vec![ManifestDto {
+            manifest: Bytes(vec![0; 8 * 1024]),
+            ..manifest(u.personal, 1)
+        }],
+        ..item(u.personal, 1, None)
+    };
+    let (code, v) = s.put(t, id, &body).await;
+    assert_eq!(code, 200, "{v}");
+    let created: ObjectDto = serde_json::from_value(v).unwrap();
+    assert!(created.seq > 0);
+
+    // A stale manifest: 409 manifest_conflict with the stored counter.
+    let body = PutObjectRequest {
+        manifests: vec![manifest(u.personal, 1)],
+        ..item(u.personal, 2, Some(1))
+    };
+    let (code, v) = s.put(t, id, &body).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "manifest_conflict");
+    assert_eq!(v["error"]["current_version"], 1);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&u.personal.to_string()));
+    // A stale version still wins: version_conflict.
+    let body = PutObjectRequest {
+        manifests: vec![manifest(u.personal, 2)],
+        ..item(u.personal, 3, Some(2))
+    };
+    let (code, v) = s.put(t, id, &body).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "version_conflict");
+
+    // A move needs the manifest of the vault it leaves too.
+    let body = PutObjectRequest {
+        manifests: vec![manifest(u.business, 1)],
+        ..item(u.business, 2, Some(1))
+    };
+    let (code, v) = s.put(t, id, &body).await;
+    assert_eq!(code, 422, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("a write must carry the updated manifest of its vault"));
+    let body = PutObjectRequest {
+        manifests: vec![manifest(u.business, 1), manifest(u.personal, 2)],
+        ..item(u.business, 2, Some(1))
+    };
+    let (code, v) = s.put(t, id, &body).await;
+    assert_eq!(code, 200, "{v}");
+    let moved: ObjectDto = serde_json::from_value(v).unwrap();
+    assert_eq!(moved.vault_id, u.business);
+    assert!(moved.seq > created.seq);
+
+    // Deletes: a JSON body with the version and the manifest of the object's vault.
+    let r = s
+        .http
+        .delete(format!("{}/objects/{id}?version=2", s.url))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "the old query form is gone");
+    let del =
+        |manifests: Vec<ManifestDto>, version: i64| DeleteObjectRequest { version, manifests };
+    let (code, v) = s.delete(t, id, &del(vec![], 2)).await;
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "a write must carry the updated manifest of its vault"
+    );
+    let (code, v) = s
+        .delete(t, id, &del(vec![manifest(u.personal, 3)], 2))
+        .await;
+    assert_eq!(code, 422, "the manifest of another vault: {v}");
+    let (code, v) = s
+        .delete(t, id, &del(vec![manifest(u.business, 5)], 2))
+        .await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "manifest_conflict");
+    assert_eq!(v["error"]["current_version"], 1);
+    let (code, v) = s
+        .delete(t, id, &del(vec![manifest(u.business, 2)], 1))
+        .await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "version_conflict");
+    let (code, v) = s
+        .delete(t, id, &del(vec![manifest(u.business, 2)], 2))
+        .await;
+    assert_eq!(code, 204, "{v}");
+    let (code, _) = s
+        .delete(t, id, &del(vec![manifest(u.business, 3)], 2))
+        .await;
+    assert_eq!(code, 404);
+
+    // The manifests are in the sync response.
+    let page = s.sync(t, 0, 10).await;
+    let mut counters: Vec<(Uuid, i64)> = page
+        .manifests
+        .iter()
+        .map(|m| (m.vault_id, m.counter))
+        .collect();
+    counters.sort();
+    let mut expected = vec![(u.personal, 2), (u.business, 2)];
+    expected.sort();
+    assert_eq!(counters, expected);
+    assert!(page.objects.is_empty());
+    assert_eq!(page.tombstones.len(), 1);
+    assert_eq!(page.tombstones[0].id, id);
+    assert_eq!(page.tombstones[0].vault_id, u.business);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_pages_through_objects_and_tombstones() {
+    let s = start(Default::default()).await;
+    let a = user(&s, "feed-a@example.com").await;
+    let b = user(&s, "feed-b@example.com").await;
+    let mut counter = 0;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        counter += 1;
+        let id = Uuid::new_v4();
+        let body = PutObjectRequest {
+            manifests: vec![manifest(a.personal, counter)],
+            ..item(a.personal, 1, None)
+        };
+        let (code, v) = s.put(&a.token, id, &body).await;
+        assert_eq!(code, 200, "{v}");
+        ids.push(id);
+    }
+    let body = PutObjectRequest {
+        manifests: vec![manifest(b.personal, 1)],
+        ..item(b.personal, 1, None)
+    };
+    let (code, _) = s.put(&b.token, Uuid::new_v4(), &body).await;
+    assert_eq!(code, 200);
+    // Change the first object, delete the second.
+    counter += 1;
+    let body = PutObjectRequest {
+        manifests: vec![manifest(a.personal, counter)],
+        ..item(a.personal, 2, Some(1))
+    };
+    let (code, _) = s.put(&a.token, ids[0], &body).await;
+    assert_eq!(code, 200);
+    counter += 1;
+    let (code, _) = s
+        .delete(
+            &a.token,
+            ids[1],
+            &DeleteObjectRequest {
+                version: 1,
+                manifests: vec![manifest(a.personal, counter)],
+            },
+        )
+        .await;
+    assert_eq!(code, 204);
+
+    // 11 objects and 1 tombstone in pages of 5.
+    let mut cursor = 0;
+    let mut sizes = Vec::new();
+    let mut seen = Vec::new();
+    let mut tombstones = Vec::new();
+    loop {
+        let page = s.sync(&a.token, cursor, 5).await;
+        assert!(!page.reset);
+        let mut seqs: Vec<i64> = page
+            .objects
+            .iter()
+            .map(|o| o.seq)
+            .chain(page.tombstones.iter().map(|t| t.seq))
+            .collect();
+        seqs.sort();
+        assert!(seqs.iter().all(|x| *x > cursor));
+        assert_eq!(page.cursor, *seqs.last().unwrap());
+        sizes.push(seqs.len());
+        seen.extend(page.objects.iter().map(|o| (o.id, o.version)));
+        tombstones.extend(page.tombstones.clone());
+        assert_eq!(page.manifests.len(), 1);
+        assert_eq!(page.manifests[0].counter, counter);
+        cursor = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(sizes, vec![5, 5, 2]);
+    assert_eq!(seen.len(), 11);
+    assert_eq!(
+        seen.last(),
+        Some(&(ids[0], 2)),
+        "the changed object comes last"
+    );
+    assert_eq!(tombstones.len(), 1);
+    assert_eq!(tombstones[0].id, ids[1]);
+
+    // Up to date: nothing, same cursor.
+    let page = s.sync(&a.token, cursor, 5).await;
+    assert!(page.objects.is_empty() && page.tombstones.is_empty());
+    assert_eq!(page.cursor, cursor);
+    assert!(!page.has_more && !page.reset);
+    // Unknown cursor: a reset listing from the start.
+    let page = s.sync(&a.token, cursor + 1_000_000, 100).await;
+    assert!(page.reset);
+    assert_eq!(page.objects.len(), 11);
+    assert_eq!(page.tombstones.len(), 1);
+    assert_eq!(page.cursor, cursor);
+    // Defaults and bounds of the parameters.
+    let (code, v) = s.sync_raw(&a.token, "").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["objects"].as_array().unwrap().len(), 11);
+    let (code, v) = s.sync_raw(&a.token, "?limit=0").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["objects"].as_array().unwrap().len(), 1, "clamped to 1");
+    assert_eq!(v["has_more"], true);
+    let (code, v) = s.sync_raw(&a.token, "?limit=1000000").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["has_more"], false);
+    let (code, v) = s.sync_raw(&a.token, "?since=-1").await;
+    assert_eq!(code, 422, "{v}");
+    let (code, v) = s.sync_raw(&a.token, "?since=abc").await;
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_request");
+    let (code, _) = s.sync_raw("not-a-token", "").await;
+    assert_eq!(code, 401);
+    // B sees only B's.
+    let page = s.sync(&b.token, 0, 100).await;
+    assert_eq!(page.objects.len(), 1);
+    assert!(page.tombstones.is_empty());
+    assert_eq!(page.manifests.len(), 1);
+    assert_eq!(page.manifests[0].vault_id, b.personal);
+}
+
+/// Reads server-sent events from a response body.
+struct Events {
+    body: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>,
+    >,
+    buffer: String,
+}
+
+impl Events {
+    fn new(r: reqwest::Response) -> Self {
+        Events {
+            body: Box::pin(r.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event as (name, data), skipping comments (keep-alives); `None` after `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some((name, data));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+    }
+
+    /// The next `change` hint's cursor within `wait`.
+    async fn hint(&mut self, wait: Duration) -> Option<i64> {
+        let (name, data) = self.next(wait).await?;
+        assert_eq!(name, "change");
+        let hint: ChangeHint = serde_json::from_str(&data).unwrap();
+        Some(hint.cursor)
+    }
+}
+
+async fn open_events(s: &Srv, token: &str) -> Events {
+    let r = s
+        .http
+        .get(format!("{}/events", s.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    assert_eq!(r.headers()["x-accel-buffering"].to_str().unwrap(), "no");
+    Events::new(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_hints_reach_the_users_event_streams_only() {
+    let s = start(Default::default()).await;
+    let a = user(&s, "hints-a@example.com").await;
+    let b = user(&s, "hints-b@example.com").await;
+    // A second session of A writes; the first listens.
+    let (_, v, _) = login(&s, "hints-a@example.com", PW).await;
+    let a2 = v["session_token"].as_str().unwrap().to_string();
+
+    let r = s
+        .http
+        .get(format!("{}/events", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "events need a session");
+    let mut events = open_events(&s, &a.token).await;
+    let mut events_b = open_events(&s, &b.token).await;
+
+    let id = Uuid::new_v4();
+    let body = PutObjectRequest {
+        manifests: vec![manifest(a.personal, 1)],
+        ..item(a.personal, 1, None)
+    };
+    let (code, v) = s.put(&a2, id, &body).await;
+    assert_eq!(code, 200, "{v}");
+    let written: ObjectDto = serde_json::from_value(v).unwrap();
+    let cursor = events
+        .hint(Duration::from_secs(2))
+        .await
+        .expect("a change event within 2 s");
+    assert!(
+        cursor >= written.seq,
+        "hint {cursor} < write {}",
+        written.seq
+    );
+
+    // B's write reaches B's stream, not A's.
+    let body = PutObjectRequest {
+        manifests: vec![manifest(b.personal, 1)],
+        ..item(b.personal, 1, None)
+    };
+    let (code, v) = s.put(&b.token, Uuid::new_v4(), &body).await;
+    assert_eq!(code, 200, "{v}");
+    let b_written: ObjectDto = serde_json::from_value(v).unwrap();
+    assert!(events_b.hint(Duration::from_secs(2)).await.unwrap() >= b_written.seq);
+    assert_eq!(
+        events.next(Duration::from_millis(500)).await,
+        None,
+        "another user's write is not announced"
+    );
+
+    // A delete is announced with a cursor at or after its tombstone.
+    let (code, v) = s
+        .delete(
+            &a2,
+            id,
+            &DeleteObjectRequest {
+                version: 1,
+                manifests: vec![manifest(a.personal, 2)],
+            },
+        )
+        .await;
+    assert_eq!(code, 204, "{v}");
+    let cursor = events
+        .hint(Duration::from_secs(2))
+        .await
+        .expect("a hint for the delete");
+    let page = s.sync(&a.token, written.seq, 10).await;
+    assert_eq!(page.tombstones.len(), 1);
+    assert!(cursor >= page.tombstones[0].seq);
+    // A failed write announces nothing.
+    let (code, _) = s
+        .delete(
+            &a2,
+            id,
+            &DeleteObjectRequest {
+                version: 1,
+                manifests: vec![manifest(a.personal, 3)],
+            },
+        )
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(events.next(Duration::from_millis(300)).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_the_sync_endpoints() {
+    let s = start(Default::default()).await;
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/v1/sync", "/api/v1/events", "/api/v1/objects/{id}"] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(doc["paths"]["/api/v1/objects/{id}"]["delete"]["requestBody"].is_object());
+    for schema in [
+        "SyncResponse",
+        "ChangeHint",
+        "DeleteObjectRequest",
+        "ManifestDto",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} is in the schemas"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_event_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = castellan_store_sqlite::SqliteStore::open(&dir.path().join("db.sqlite3"))
+        .await
+        .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/v1", l.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(castellan_server::serve(
+        store,
+        Default::default(),
+        l,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let s = Srv {
+        url,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    };
+    let u = user(&s, "shutdown@example.com").await;
+    let mut events = open_events(&s, &u.token).await;
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops although a stream was open");
+    result.unwrap().unwrap();
+    assert_eq!(
+        events.next(Duration::from_secs(2)).await,
+        None,
+        "the stream ended"
+    );
 }

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use castellan_store::{
-    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store,
-    StoreError, StoreResult, UserRecord, VaultKind, VaultRecord,
+    ChangePage, LoginAttempt, ManifestRecord, ManifestWrite, NewUser, NewVault, ObjectKind,
+    ObjectRecord, ObjectWrite, SessionRecord, Store, StoreError, StoreResult, Tombstone,
+    UserRecord, VaultKind, VaultRecord,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -160,6 +161,10 @@ impl SqliteStore {
             .begin_with(sql::BEGIN_WRITE)
             .await
             .map_err(backend)
+    }
+
+    async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with(sql::BEGIN_READ).await.map_err(backend)
     }
 }
 
@@ -318,6 +323,25 @@ fn object_from_row(row: &SqliteRow) -> StoreResult<ObjectRecord> {
         details: get(row, "details")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        seq: get(row, "seq")?,
+    })
+}
+
+fn tombstone_from_row(row: &SqliteRow) -> StoreResult<Tombstone> {
+    Ok(Tombstone {
+        id: get_uuid(row, "id")?,
+        vault_id: get_uuid(row, "vault_id")?,
+        seq: get(row, "seq")?,
+    })
+}
+
+fn manifest_from_row(row: &SqliteRow) -> StoreResult<ManifestRecord> {
+    Ok(ManifestRecord {
+        vault_id: get_uuid(row, "vault_id")?,
+        user_id: get_uuid(row, "user_id")?,
+        counter: get(row, "counter")?,
+        blob: get(row, "blob")?,
+        updated_at: get(row, "updated_at")?,
     })
 }
 
@@ -332,6 +356,75 @@ async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
         .await
         .map_err(backend)?;
     row.try_get(0).map_err(backend)
+}
+
+/// `NotFound` unless the vault exists and belongs to the user.
+async fn check_vault_owned(
+    tx: &mut sqlx::SqliteConnection,
+    vault_id: &str,
+    user_id: &str,
+) -> StoreResult<()> {
+    let owned = sqlx::query(sql::VAULT_OWNED_BY)
+        .bind(vault_id)
+        .bind(user_id)
+        .fetch_optional(tx)
+        .await
+        .map_err(backend)?;
+    match owned {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+/// Stores each manifest with a compare-and-swap on its counter, inside the caller's transaction
+/// (the caller rolls back on error).
+async fn write_manifests(
+    tx: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    manifests: &[ManifestWrite],
+    now: i64,
+) -> StoreResult<()> {
+    for m in manifests {
+        let vault_id = id(m.vault_id);
+        check_vault_owned(&mut *tx, &vault_id, user_id).await?;
+        let statement = if m.counter == 1 {
+            sql::MANIFEST_INSERT_FIRST
+        } else {
+            sql::MANIFEST_UPDATE
+        };
+        let written = sqlx::query(statement)
+            .bind(&vault_id)
+            .bind(user_id)
+            .bind(m.counter)
+            .bind(&m.blob)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if written == 0 {
+            let row = sqlx::query(sql::MANIFEST_COUNTER)
+                .bind(&vault_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let current = match row {
+                Some(row) => get(&row, "counter")?,
+                None => 0,
+            };
+            return Err(StoreError::ManifestConflict {
+                vault_id: m.vault_id,
+                current,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fetches `limit + 1` rows as an `i64` bind value (enough to tell whether more follow).
+fn fetch_limit(limit: u32) -> i64 {
+    i64::from(limit) + 1
 }
 
 #[async_trait]
@@ -614,6 +707,7 @@ impl Store for SqliteStore {
         &self,
         write: ObjectWrite,
         expected_version: Option<i64>,
+        manifests: &[ManifestWrite],
     ) -> StoreResult<ObjectRecord> {
         let object_id = id(write.id);
         let user_id = id(write.user_id);
@@ -648,15 +742,23 @@ impl Store for SqliteStore {
             (Some(_), Some(_)) => {}
         }
 
-        let owned = sqlx::query(sql::VAULT_OWNED_BY)
-            .bind(&vault_id)
-            .bind(&user_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if owned.is_none() {
-            return Err(StoreError::NotFound);
+        if expected_version.is_none() {
+            // Ids stay unique across users while a tombstone remembers them: another user's
+            // deleted id is taken. The user's own deleted id may be created again (below).
+            let tombstone = sqlx::query(sql::TOMBSTONE_OWNER)
+                .bind(&object_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if let Some(row) = tombstone {
+                if get_uuid(&row, "user_id")? != write.user_id {
+                    return Err(StoreError::AlreadyExists("object"));
+                }
+            }
         }
+
+        check_vault_owned(&mut tx, &vault_id, &user_id).await?;
+        write_manifests(&mut tx, &user_id, manifests, write.now).await?;
 
         let seq = next_seq(&mut tx).await?;
         let created_at = match expected_version {
@@ -676,6 +778,13 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| map_unique(e, &[("objects.id", "object")]))?;
+                // The object supersedes an earlier delete of the same id.
+                sqlx::query(sql::TOMBSTONE_REMOVE)
+                    .bind(&object_id)
+                    .bind(&user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 write.now
             }
             Some(expected) => {
@@ -715,6 +824,7 @@ impl Store for SqliteStore {
             details: write.details,
             created_at,
             updated_at: write.now,
+            seq,
         })
     }
 
@@ -752,6 +862,8 @@ impl Store for SqliteStore {
         user_id: Uuid,
         object_id: Uuid,
         expected_version: i64,
+        manifests: &[ManifestWrite],
+        now: i64,
     ) -> StoreResult<()> {
         let object_id = id(object_id);
         let user_id = id(user_id);
@@ -769,19 +881,164 @@ impl Store for SqliteStore {
         if current != expected_version {
             return Err(StoreError::VersionConflict { current });
         }
+        write_manifests(&mut tx, &user_id, manifests, now).await?;
         let deleted = sqlx::query(sql::OBJECT_DELETE)
             .bind(&object_id)
             .bind(&user_id)
             .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        // Unreachable under BEGIN IMMEDIATE, as in put_object.
+        let deleted = deleted.ok_or(StoreError::VersionConflict { current })?;
+        let vault_id: String = get(&deleted, "vault_id")?;
+        // A delete is an object write too: it takes the next feed position, kept by the
+        // tombstone.
+        let seq = next_seq(&mut tx).await?;
+        sqlx::query(sql::TOMBSTONE_INSERT)
+            .bind(&object_id)
+            .bind(&user_id)
+            .bind(&vault_id)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn changes_since(
+        &self,
+        user_id: Uuid,
+        since: i64,
+        limit: u32,
+    ) -> StoreResult<ChangePage> {
+        let user_id = id(user_id);
+        // One snapshot for the positions and both lists, so a concurrent write is either
+        // wholly in the page or wholly after it.
+        let mut tx = self.begin_read().await?;
+        let position: i64 = get(
+            &sqlx::query(sql::FEED_POSITION)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?,
+            "value",
+        )?;
+        let floor: i64 = get(
+            &sqlx::query(sql::FEED_FLOOR)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?,
+            "value",
+        )?;
+        let reset = since > position || since < floor;
+        let from = if reset { 0 } else { since };
+
+        let object_rows = sqlx::query(sql::FEED_OBJECTS)
+            .bind(&user_id)
+            .bind(from)
+            .bind(fetch_limit(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let tombstone_rows = sqlx::query(sql::FEED_TOMBSTONES)
+            .bind(&user_id)
+            .bind(from)
+            .bind(fetch_limit(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+
+        let objects = object_rows
+            .iter()
+            .map(object_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let tombstones = tombstone_rows
+            .iter()
+            .map(tombstone_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut page = merge_page(objects, tombstones, from, limit, reset);
+        if reset && page.objects.is_empty() && page.tombstones.is_empty() && !page.has_more {
+            // Nothing of the user's up to the current position: hand out that position rather
+            // than 0, which could be expired again (below the floor) on the next call.
+            page.cursor = position;
+        }
+        Ok(page)
+    }
+
+    async fn manifests_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ManifestRecord>> {
+        let rows = sqlx::query(sql::MANIFESTS_FOR_USER)
+            .bind(id(user_id))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(manifest_from_row).collect()
+    }
+
+    async fn prune_tombstones(&self, before: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(sql::TOMBSTONES_PRUNABLE_MAX_SEQ)
+            .bind(before)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let max_seq: Option<i64> = get(&row, "max_seq")?;
+        let Some(max_seq) = max_seq else {
+            return Ok(0);
+        };
+        let pruned = sqlx::query(sql::TOMBSTONES_PRUNE)
+            .bind(before)
             .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::VersionConflict { current });
-        }
-        // A delete is an object write too: it advances the feed counter.
-        next_seq(&mut tx).await?;
-        tx.commit().await.map_err(backend)
+        sqlx::query(sql::FEED_FLOOR_RAISE)
+            .bind(max_seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(pruned)
     }
+}
+
+/// Merges the objects and tombstones after `from` (each in seq order, each at most `limit + 1`
+/// long) into one page of at most `limit` changes in seq order.
+fn merge_page(
+    objects: Vec<ObjectRecord>,
+    tombstones: Vec<Tombstone>,
+    from: i64,
+    limit: u32,
+    reset: bool,
+) -> ChangePage {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let available = objects.len() + tombstones.len();
+    let mut page = ChangePage {
+        objects: Vec::new(),
+        tombstones: Vec::new(),
+        cursor: from,
+        has_more: available > limit,
+        reset,
+    };
+    let mut objects = objects.into_iter().peekable();
+    let mut tombstones = tombstones.into_iter().peekable();
+    for _ in 0..limit {
+        let take_object = match (objects.peek(), tombstones.peek()) {
+            (Some(o), Some(t)) => o.seq < t.seq,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_object {
+            if let Some(o) = objects.next() {
+                page.cursor = o.seq;
+                page.objects.push(o);
+            }
+        } else if let Some(t) = tombstones.next() {
+            page.cursor = t.seq;
+            page.tombstones.push(t);
+        }
+    }
+    page
 }

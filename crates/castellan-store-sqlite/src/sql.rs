@@ -14,6 +14,10 @@
 /// with `SQLITE_BUSY` when upgrading its read lock (`busy_timeout` then queues writers).
 /// PostgreSQL uses a plain `BEGIN` plus the compare-and-swap `WHERE` clauses below.
 pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// A read-only snapshot over several statements (the change feed). In SQLite (WAL) a deferred
+/// transaction reads one snapshot from its first statement on; PostgreSQL needs
+/// `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` for the same guarantee.
+pub const BEGIN_READ: &str = "BEGIN";
 
 // ---- maintenance (SQLite-specific)
 
@@ -120,7 +124,7 @@ pub const OBJECT_UPDATE: &str = "UPDATE objects SET \
      RETURNING created_at";
 macro_rules! object_columns {
     () => {
-        "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at"
+        "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, created_at, updated_at"
     };
 }
 pub const OBJECT_GET: &str = concat!(
@@ -140,6 +144,52 @@ pub const OBJECTS_FOR_USER_VAULT: &str = concat!(
 );
 pub const OBJECT_VERSION_FOR_USER: &str =
     "SELECT version FROM objects WHERE id = $1 AND user_id = $2";
-/// Compare-and-swap on `version` ($3 = expected).
+/// Compare-and-swap on `version` ($3 = expected); returns the vault for the tombstone.
 pub const OBJECT_DELETE: &str =
-    "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3";
+    "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING vault_id";
+
+// ---- tombstones
+
+/// Whose tombstone an id has, if any (a create must not reuse another user's deleted id).
+pub const TOMBSTONE_OWNER: &str = "SELECT user_id FROM tombstones WHERE id = $1";
+pub const TOMBSTONE_INSERT: &str =
+    "INSERT INTO tombstones (id, user_id, vault_id, seq, deleted_at) VALUES ($1, $2, $3, $4, $5)";
+/// A create of a deleted id by the same user: the object supersedes its tombstone.
+pub const TOMBSTONE_REMOVE: &str = "DELETE FROM tombstones WHERE id = $1 AND user_id = $2";
+/// The position of the newest tombstone older than `$1` (NULL when there is none).
+pub const TOMBSTONES_PRUNABLE_MAX_SEQ: &str =
+    "SELECT MAX(seq) AS max_seq FROM tombstones WHERE deleted_at < $1";
+pub const TOMBSTONES_PRUNE: &str = "DELETE FROM tombstones WHERE deleted_at < $1";
+
+// ---- change feed
+
+/// The current (global) feed position: the last seq handed out.
+pub const FEED_POSITION: &str = "SELECT value FROM feed_counter WHERE id = 1";
+/// The highest pruned tombstone position; cursors below it are expired.
+pub const FEED_FLOOR: &str = "SELECT value FROM feed_floor WHERE id = 1";
+/// Only ever raises the floor.
+pub const FEED_FLOOR_RAISE: &str = "UPDATE feed_floor SET value = $1 WHERE id = 1 AND value < $1";
+/// Objects of user `$1` changed after `$2`, oldest change first, at most `$3`.
+pub const FEED_OBJECTS: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+);
+/// Tombstones of user `$1` after `$2`, oldest first, at most `$3`.
+pub const FEED_TOMBSTONES: &str = "SELECT id, vault_id, seq FROM tombstones \
+     WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+// ---- vault manifests
+
+/// The first manifest of a vault (counter 1); does nothing if the vault already has one.
+pub const MANIFEST_INSERT_FIRST: &str = "INSERT INTO vault_manifests \
+     (vault_id, user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (vault_id) DO NOTHING";
+/// Compare-and-swap on `counter`: stores counter `$3` only over counter `$3 - 1`.
+pub const MANIFEST_UPDATE: &str =
+    "UPDATE vault_manifests SET counter = $3, blob = $4, updated_at = $5 \
+     WHERE vault_id = $1 AND user_id = $2 AND counter = $3 - 1";
+pub const MANIFEST_COUNTER: &str =
+    "SELECT counter FROM vault_manifests WHERE vault_id = $1 AND user_id = $2";
+pub const MANIFESTS_FOR_USER: &str = "SELECT vault_id, user_id, counter, blob, updated_at \
+     FROM vault_manifests WHERE user_id = $1 ORDER BY vault_id";

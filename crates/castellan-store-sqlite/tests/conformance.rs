@@ -148,7 +148,10 @@ async fn backup_contains_the_same_users() {
             .create_user(u.clone(), vec![v.clone()])
             .await
             .unwrap();
-        db.store.put_object(item(&u, &v, 1), None).await.unwrap();
+        db.store
+            .put_object(item(&u, &v, 1), None, &[])
+            .await
+            .unwrap();
         users.push(u);
     }
     db.store.checkpoint().await.unwrap();
@@ -257,8 +260,8 @@ async fn object_writes_advance_the_feed_sequence() {
     let start = counter().await;
     let a = item(&u, &v, 1);
     let b = item(&u, &v, 1);
-    db.store.put_object(a.clone(), None).await.unwrap();
-    db.store.put_object(b.clone(), None).await.unwrap();
+    db.store.put_object(a.clone(), None, &[]).await.unwrap();
+    db.store.put_object(b.clone(), None, &[]).await.unwrap();
     assert_eq!(seq_of(a.id).await, start + 1);
     assert_eq!(seq_of(b.id).await, start + 2);
 
@@ -267,7 +270,7 @@ async fn object_writes_advance_the_feed_sequence() {
         now: 11,
         ..a.clone()
     };
-    db.store.put_object(a2, Some(1)).await.unwrap();
+    db.store.put_object(a2, Some(1), &[]).await.unwrap();
     assert_eq!(
         seq_of(a.id).await,
         start + 3,
@@ -279,11 +282,14 @@ async fn object_writes_advance_the_feed_sequence() {
         version: 2,
         ..b.clone()
     };
-    assert!(db.store.put_object(stale, Some(5)).await.is_err());
-    assert!(db.store.put_object(a.clone(), None).await.is_err());
+    assert!(db.store.put_object(stale, Some(5), &[]).await.is_err());
+    assert!(db.store.put_object(a.clone(), None, &[]).await.is_err());
     assert_eq!(counter().await, start + 3);
 
-    db.store.delete_object(u.id, b.id, 1).await.unwrap();
+    db.store
+        .delete_object(u.id, b.id, 1, &[], 12)
+        .await
+        .unwrap();
     assert_eq!(counter().await, start + 4, "a delete advances the counter");
 
     // Concurrent writers never share or skip a number.
@@ -293,7 +299,7 @@ async fn object_writes_advance_the_feed_sequence() {
         let w = item(&u, &v, 1);
         ids.push(w.id);
         let store = db.store.clone();
-        set.spawn(async move { store.put_object(w, None).await.unwrap() });
+        set.spawn(async move { store.put_object(w, None, &[]).await.unwrap() });
     }
     set.join_all().await;
     let mut seqs = Vec::new();

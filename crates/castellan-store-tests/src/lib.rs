@@ -24,11 +24,25 @@
 //!   is expired;
 //! - `touch_session` of an unknown session is `NotFound`; revoking an already revoked session of
 //!   the user succeeds and keeps it revoked;
-//! - `put_object` checks the object row (existence, owner, versions) before the target vault.
+//! - `put_object` checks the object row (existence, owner, versions) before the target vault,
+//!   and both before the manifests; `delete_object` checks the object before the manifests. So
+//!   a write that is stale on both counts is a `VersionConflict`. Manifests are checked in the
+//!   order given; a missing manifest has counter 0 (`ManifestConflict { current: 0 }`);
+//!   a stored manifest's `updated_at` is the write's `now`;
+//! - a tombstone keeps its id taken for other users: creating an id that another user deleted
+//!   is `AlreadyExists("object")` until the tombstone is pruned (the same user may create it
+//!   again, which removes the tombstone);
+//! - the change feed: `since` equal to the newest pruned tombstone position is valid (only a
+//!   `since` below it is expired); a reset page without entries has a cursor that is valid on
+//!   the next call (the feed position); the cursor of a page without reset, passed back, gives
+//!   no reset unless something was pruned in between;
+//! - `prune_tombstones` acts on the whole database. The `tombstones_prune_*` scenario uses
+//!   deletion times far before [`T0`] so it only prunes its own tombstones, but the raised
+//!   floor expires every older cursor: run it last (as [`run_all`] does) or alone.
 
 use castellan_store::{
-    LoginAttempt, NewUser, NewVault, ObjectKind, ObjectRecord, ObjectWrite, SessionRecord, Store,
-    StoreError, VaultKind,
+    ChangePage, LoginAttempt, ManifestRecord, ManifestWrite, NewUser, NewVault, ObjectKind,
+    ObjectRecord, ObjectWrite, SessionRecord, Store, StoreError, Tombstone, VaultKind,
 };
 use uuid::Uuid;
 
@@ -97,6 +111,20 @@ macro_rules! __conformance_scenarios {
             object_delete_missing_or_foreign
             object_concurrent_updates_one_wins
             object_concurrent_creates_one_wins
+            object_seq_moves_with_each_write
+            feed_pages_in_seq_order
+            feed_is_per_user
+            feed_delete_leaves_tombstone
+            feed_recreate_removes_tombstone
+            feed_reset_for_unknown_cursor
+            manifest_counter_starts_at_one_and_grows_by_one
+            manifest_conflict_leaves_object_unchanged
+            manifest_conflict_on_delete_keeps_object
+            version_conflict_leaves_manifest_unchanged
+            manifest_for_foreign_or_missing_vault_not_found
+            object_move_with_two_manifests
+            manifests_listed_per_user
+            tombstones_prune_expires_old_cursors
         }
     };
 }
@@ -219,7 +247,8 @@ fn session(user_id: Uuid, created_at: i64, expires_at: i64) -> SessionRecord {
     }
 }
 
-fn record_of(w: &ObjectWrite, created_at: i64) -> ObjectRecord {
+/// The record a write should produce; `seq` is the backend's to choose (see the feed scenarios).
+fn record_of(w: &ObjectWrite, created_at: i64, seq: i64) -> ObjectRecord {
     ObjectRecord {
         id: w.id,
         user_id: w.user_id,
@@ -232,6 +261,7 @@ fn record_of(w: &ObjectWrite, created_at: i64) -> ObjectRecord {
         details: w.details.clone(),
         created_at,
         updated_at: w.now,
+        seq,
     }
 }
 
@@ -244,6 +274,23 @@ fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_c
         other => {
             panic!("expected VersionConflict {{ current: {expected_current} }}, got {other:?}")
         }
+    }
+}
+
+#[track_caller]
+fn assert_manifest_conflict<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    expected_vault: Uuid,
+    expected_current: i64,
+) {
+    match result {
+        Err(StoreError::ManifestConflict { vault_id, current }) => {
+            assert_eq!(vault_id, expected_vault, "conflicting vault");
+            assert_eq!(current, expected_current, "current counter");
+        }
+        other => panic!(
+            "expected ManifestConflict {{ vault_id: {expected_vault}, current: {expected_current} }}, got {other:?}"
+        ),
     }
 }
 
@@ -1020,8 +1067,8 @@ pub async fn object_create_and_get<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let w = item(uid, acc.personal, 1, T0);
-    let rec = store.put_object(w.clone(), None).await.unwrap();
-    assert_eq!(rec, record_of(&w, T0));
+    let rec = store.put_object(w.clone(), None, &[]).await.unwrap();
+    assert_eq!(rec, record_of(&w, T0, rec.seq));
     assert_eq!(store.get_object(uid, w.id).await.unwrap(), Some(rec));
 
     let folder = ObjectWrite {
@@ -1031,8 +1078,8 @@ pub async fn object_create_and_get<S: Store>(store: &S) {
         trashed: true,
         ..item(uid, acc.business, 1, T0 + 5)
     };
-    let rec = store.put_object(folder.clone(), None).await.unwrap();
-    assert_eq!(rec, record_of(&folder, T0 + 5));
+    let rec = store.put_object(folder.clone(), None, &[]).await.unwrap();
+    assert_eq!(rec, record_of(&folder, T0 + 5, rec.seq));
     assert_eq!(store.get_object(uid, folder.id).await.unwrap(), Some(rec));
 }
 
@@ -1041,7 +1088,7 @@ pub async fn object_create_requires_version_one<S: Store>(store: &S) {
     let acc = account(store).await;
     for version in [0, 2, 5] {
         let w = item(acc.user.id, acc.personal, version, T0);
-        assert_conflict(store.put_object(w.clone(), None).await, 0);
+        assert_conflict(store.put_object(w.clone(), None, &[]).await, 0);
         assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
     }
 }
@@ -1051,21 +1098,24 @@ pub async fn object_create_existing_id<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
     let w = item(acc.user.id, acc.personal, 1, T0);
-    let original = store.put_object(w.clone(), None).await.unwrap();
+    let original = store.put_object(w.clone(), None, &[]).await.unwrap();
 
-    assert_exists(store.put_object(next(&w, T0 + 1), None).await, "object");
+    assert_exists(
+        store.put_object(next(&w, T0 + 1), None, &[]).await,
+        "object",
+    );
     let again = ObjectWrite {
         overview: random_bytes(),
         now: T0 + 1,
         ..w.clone()
     };
-    assert_exists(store.put_object(again, None).await, "object");
+    assert_exists(store.put_object(again, None, &[]).await, "object");
 
     let hijack = ObjectWrite {
         id: w.id,
         ..item(other.user.id, other.personal, 1, T0)
     };
-    assert_exists(store.put_object(hijack, None).await, "object");
+    assert_exists(store.put_object(hijack, None, &[]).await, "object");
 
     assert_eq!(
         store.get_object(acc.user.id, w.id).await.unwrap(),
@@ -1079,7 +1129,7 @@ pub async fn object_create_in_foreign_or_missing_vault<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
     let w = item(acc.user.id, other.personal, 1, T0);
-    assert_not_found(store.put_object(w.clone(), None).await);
+    assert_not_found(store.put_object(w.clone(), None, &[]).await);
     assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
     assert_eq!(store.get_object(other.user.id, w.id).await.unwrap(), None);
     assert!(store
@@ -1089,12 +1139,12 @@ pub async fn object_create_in_foreign_or_missing_vault<S: Store>(store: &S) {
         .is_empty());
 
     let w = item(acc.user.id, Uuid::new_v4(), 1, T0);
-    assert_not_found(store.put_object(w.clone(), None).await);
+    assert_not_found(store.put_object(w.clone(), None, &[]).await);
     assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
 
     // A user that does not exist owns no vault.
     let w = item(Uuid::new_v4(), acc.personal, 1, T0);
-    assert_not_found(store.put_object(w, None).await);
+    assert_not_found(store.put_object(w, None, &[]).await);
 }
 
 /// Updates succeed against the current version only and keep `created_at`.
@@ -1102,14 +1152,14 @@ pub async fn object_update_compare_and_swap<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
-    store.put_object(v1.clone(), None).await.unwrap();
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
 
     let v2 = ObjectWrite {
         trashed: true,
         ..next(&v1, T0 + 10)
     };
-    let rec = store.put_object(v2.clone(), Some(1)).await.unwrap();
-    assert_eq!(rec, record_of(&v2, T0));
+    let rec = store.put_object(v2.clone(), Some(1), &[]).await.unwrap();
+    assert_eq!(rec, record_of(&v2, T0, rec.seq));
     assert_eq!(
         store.get_object(uid, v1.id).await.unwrap(),
         Some(rec.clone())
@@ -1117,21 +1167,21 @@ pub async fn object_update_compare_and_swap<S: Store>(store: &S) {
 
     // A client still at version 1 loses.
     let stale = next(&v1, T0 + 20);
-    assert_conflict(store.put_object(stale, Some(1)).await, 2);
+    assert_conflict(store.put_object(stale, Some(1), &[]).await, 2);
     // A client claiming a future version loses too.
     let ahead = ObjectWrite {
         version: 4,
         ..next(&v2, T0 + 20)
     };
-    assert_conflict(store.put_object(ahead, Some(3)).await, 2);
+    assert_conflict(store.put_object(ahead, Some(3), &[]).await, 2);
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
 
     let v3 = ObjectWrite {
         trashed: false,
         ..next(&v2, T0 + 30)
     };
-    let rec = store.put_object(v3.clone(), Some(2)).await.unwrap();
-    assert_eq!(rec, record_of(&v3, T0));
+    let rec = store.put_object(v3.clone(), Some(2), &[]).await.unwrap();
+    assert_eq!(rec, record_of(&v3, T0, rec.seq));
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
 }
 
@@ -1139,13 +1189,13 @@ pub async fn object_update_compare_and_swap<S: Store>(store: &S) {
 pub async fn object_update_wrong_increment<S: Store>(store: &S) {
     let acc = account(store).await;
     let v1 = item(acc.user.id, acc.personal, 1, T0);
-    let rec = store.put_object(v1.clone(), None).await.unwrap();
+    let rec = store.put_object(v1.clone(), None, &[]).await.unwrap();
     for version in [1, 3, 0, -1] {
         let w = ObjectWrite {
             version,
             ..next(&v1, T0 + 1)
         };
-        assert_conflict(store.put_object(w, Some(1)).await, 1);
+        assert_conflict(store.put_object(w, Some(1), &[]).await, 1);
     }
     assert_eq!(
         store.get_object(acc.user.id, v1.id).await.unwrap(),
@@ -1158,26 +1208,26 @@ pub async fn object_update_missing_or_foreign<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
     let missing = item(acc.user.id, acc.personal, 2, T0);
-    assert_not_found(store.put_object(missing.clone(), Some(1)).await);
+    assert_not_found(store.put_object(missing.clone(), Some(1), &[]).await);
     assert_eq!(
         store.get_object(acc.user.id, missing.id).await.unwrap(),
         None
     );
 
     let theirs = item(other.user.id, other.personal, 1, T0);
-    let rec = store.put_object(theirs.clone(), None).await.unwrap();
+    let rec = store.put_object(theirs.clone(), None, &[]).await.unwrap();
     // Into the attacker's own vault and into the owner's vault: both refused.
     let steal = ObjectWrite {
         user_id: acc.user.id,
         vault_id: acc.personal,
         ..next(&theirs, T0 + 1)
     };
-    assert_not_found(store.put_object(steal, Some(1)).await);
+    assert_not_found(store.put_object(steal, Some(1), &[]).await);
     let overwrite = ObjectWrite {
         user_id: acc.user.id,
         ..next(&theirs, T0 + 1)
     };
-    assert_not_found(store.put_object(overwrite, Some(1)).await);
+    assert_not_found(store.put_object(overwrite, Some(1), &[]).await);
     assert_eq!(
         store.get_object(other.user.id, theirs.id).await.unwrap(),
         Some(rec)
@@ -1193,13 +1243,13 @@ pub async fn object_move_between_own_vaults<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
-    store.put_object(v1.clone(), None).await.unwrap();
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
     let moved = ObjectWrite {
         vault_id: acc.business,
         key_wrap: random_bytes(),
         ..next(&v1, T0 + 1)
     };
-    let rec = store.put_object(moved.clone(), Some(1)).await.unwrap();
+    let rec = store.put_object(moved.clone(), Some(1), &[]).await.unwrap();
     assert_eq!(rec.vault_id, acc.business);
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
     assert!(store
@@ -1222,17 +1272,17 @@ pub async fn object_move_into_foreign_vault_refused<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
     let v1 = item(acc.user.id, acc.personal, 1, T0);
-    let rec = store.put_object(v1.clone(), None).await.unwrap();
+    let rec = store.put_object(v1.clone(), None, &[]).await.unwrap();
     let into_theirs = ObjectWrite {
         vault_id: other.personal,
         ..next(&v1, T0 + 1)
     };
-    assert_not_found(store.put_object(into_theirs, Some(1)).await);
+    assert_not_found(store.put_object(into_theirs, Some(1), &[]).await);
     let into_nothing = ObjectWrite {
         vault_id: Uuid::new_v4(),
         ..next(&v1, T0 + 1)
     };
-    assert_not_found(store.put_object(into_nothing, Some(1)).await);
+    assert_not_found(store.put_object(into_nothing, Some(1), &[]).await);
     assert_eq!(
         store.get_object(acc.user.id, v1.id).await.unwrap(),
         Some(rec)
@@ -1243,7 +1293,10 @@ pub async fn object_move_into_foreign_vault_refused<S: Store>(store: &S) {
         .unwrap()
         .is_empty());
     // The object is still writable at version 1.
-    store.put_object(next(&v1, T0 + 2), Some(1)).await.unwrap();
+    store
+        .put_object(next(&v1, T0 + 2), Some(1), &[])
+        .await
+        .unwrap();
 }
 
 /// Another user's object is invisible (`None`), as is a missing one.
@@ -1251,7 +1304,7 @@ pub async fn object_get_foreign_is_none<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
     let w = item(other.user.id, other.personal, 1, T0);
-    store.put_object(w.clone(), None).await.unwrap();
+    store.put_object(w.clone(), None, &[]).await.unwrap();
     assert_eq!(store.get_object(acc.user.id, w.id).await.unwrap(), None);
     assert!(store
         .get_object(other.user.id, w.id)
@@ -1273,15 +1326,15 @@ pub async fn object_list_filters_and_orders<S: Store>(store: &S) {
     let mut business = Vec::new();
     for i in 0..5 {
         let w = item(uid, acc.personal, 1, T0 + i);
-        personal.push(store.put_object(w, None).await.unwrap());
+        personal.push(store.put_object(w, None, &[]).await.unwrap());
         let w = ObjectWrite {
             kind: ObjectKind::Folder,
             ..item(uid, acc.business, 1, T0 + i)
         };
-        business.push(store.put_object(w, None).await.unwrap());
+        business.push(store.put_object(w, None, &[]).await.unwrap());
     }
     store
-        .put_object(item(other.user.id, other.personal, 1, T0), None)
+        .put_object(item(other.user.id, other.personal, 1, T0), None, &[])
         .await
         .unwrap();
 
@@ -1321,22 +1374,25 @@ pub async fn object_delete_hard<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
-    store.put_object(v1.clone(), None).await.unwrap();
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
     let v2 = ObjectWrite {
         trashed: true,
         ..next(&v1, T0 + 1)
     };
-    store.put_object(v2.clone(), Some(1)).await.unwrap();
+    store.put_object(v2.clone(), Some(1), &[]).await.unwrap();
     let keep = store
-        .put_object(item(uid, acc.personal, 1, T0), None)
+        .put_object(item(uid, acc.personal, 1, T0), None, &[])
         .await
         .unwrap();
 
-    store.delete_object(uid, v1.id, 2).await.unwrap();
+    store
+        .delete_object(uid, v1.id, 2, &[], T0 + 3)
+        .await
+        .unwrap();
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), None);
     assert_eq!(store.list_objects(uid, None).await.unwrap(), vec![keep]);
-    assert_not_found(store.delete_object(uid, v1.id, 2).await);
-    assert_not_found(store.put_object(next(&v2, T0 + 2), Some(2)).await);
+    assert_not_found(store.delete_object(uid, v1.id, 2, &[], T0 + 3).await);
+    assert_not_found(store.put_object(next(&v2, T0 + 2), Some(2), &[]).await);
 }
 
 /// Deleting with a stale version is a `VersionConflict` and keeps the object.
@@ -1344,10 +1400,13 @@ pub async fn object_delete_stale_version<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
-    store.put_object(v1.clone(), None).await.unwrap();
-    let rec = store.put_object(next(&v1, T0 + 1), Some(1)).await.unwrap();
-    assert_conflict(store.delete_object(uid, v1.id, 1).await, 2);
-    assert_conflict(store.delete_object(uid, v1.id, 3).await, 2);
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
+    let rec = store
+        .put_object(next(&v1, T0 + 1), Some(1), &[])
+        .await
+        .unwrap();
+    assert_conflict(store.delete_object(uid, v1.id, 1, &[], T0 + 2).await, 2);
+    assert_conflict(store.delete_object(uid, v1.id, 3, &[], T0 + 2).await, 2);
     assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
 }
 
@@ -1355,10 +1414,18 @@ pub async fn object_delete_stale_version<S: Store>(store: &S) {
 pub async fn object_delete_missing_or_foreign<S: Store>(store: &S) {
     let acc = account(store).await;
     let other = account(store).await;
-    assert_not_found(store.delete_object(acc.user.id, Uuid::new_v4(), 1).await);
+    assert_not_found(
+        store
+            .delete_object(acc.user.id, Uuid::new_v4(), 1, &[], T0)
+            .await,
+    );
     let theirs = item(other.user.id, other.personal, 1, T0);
-    let rec = store.put_object(theirs.clone(), None).await.unwrap();
-    assert_not_found(store.delete_object(acc.user.id, theirs.id, 1).await);
+    let rec = store.put_object(theirs.clone(), None, &[]).await.unwrap();
+    assert_not_found(
+        store
+            .delete_object(acc.user.id, theirs.id, 1, &[], T0)
+            .await,
+    );
     assert_eq!(
         store.get_object(other.user.id, theirs.id).await.unwrap(),
         Some(rec)
@@ -1370,13 +1437,13 @@ pub async fn object_concurrent_updates_one_wins<S: Store>(store: &S) {
     let acc = account(store).await;
     let uid = acc.user.id;
     let v1 = item(uid, acc.personal, 1, T0);
-    store.put_object(v1.clone(), None).await.unwrap();
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
 
     let mut set = tokio::task::JoinSet::new();
     for i in 0..10 {
         let store = store.clone();
         let w = next(&v1, T0 + 1 + i);
-        set.spawn(async move { (w.clone(), store.put_object(w, Some(1)).await) });
+        set.spawn(async move { (w.clone(), store.put_object(w, Some(1), &[]).await) });
     }
     let results = set.join_all().await;
     let winners: Vec<&ObjectWrite> = results
@@ -1394,7 +1461,7 @@ pub async fn object_concurrent_updates_one_wins<S: Store>(store: &S) {
     let stored = store.get_object(uid, v1.id).await.unwrap().unwrap();
     assert_eq!(
         stored,
-        record_of(winners[0], T0),
+        record_of(winners[0], T0, stored.seq),
         "the winner's write is the one stored"
     );
 }
@@ -1411,7 +1478,7 @@ pub async fn object_concurrent_creates_one_wins<S: Store>(store: &S) {
             id,
             ..item(uid, acc.personal, 1, T0 + i)
         };
-        set.spawn(async move { (w.clone(), store.put_object(w, None).await) });
+        set.spawn(async move { (w.clone(), store.put_object(w, None, &[]).await) });
     }
     let results = set.join_all().await;
     let winners: Vec<&ObjectWrite> = results
@@ -1426,8 +1493,976 @@ pub async fn object_concurrent_creates_one_wins<S: Store>(store: &S) {
             other => panic!("losers get AlreadyExists(\"object\"), got {other:?}"),
         }
     }
-    assert_eq!(
-        store.get_object(uid, id).await.unwrap(),
-        Some(record_of(winners[0], winners[0].now))
+    let stored = store.get_object(uid, id).await.unwrap().unwrap();
+    assert_eq!(stored, record_of(winners[0], winners[0].now, stored.seq));
+}
+
+// ---------------------------------------------------------------------------------------------
+// change feed, tombstones and manifests
+
+fn manifest(vault_id: Uuid, counter: i64) -> ManifestWrite {
+    ManifestWrite {
+        vault_id,
+        counter,
+        blob: random_bytes(),
+    }
+}
+
+/// One feed entry: (seq, id, is_tombstone).
+type Entry = (i64, Uuid, bool);
+
+/// The entries of a page in seq order; checks that each list is in seq order, that every entry
+/// is after `since` (unless reset) and that the cursor is the last entry.
+#[track_caller]
+fn entries(page: &ChangePage, since: i64) -> Vec<Entry> {
+    assert!(
+        page.objects.windows(2).all(|w| w[0].seq < w[1].seq),
+        "objects in seq order"
     );
+    assert!(
+        page.tombstones.windows(2).all(|w| w[0].seq < w[1].seq),
+        "tombstones in seq order"
+    );
+    let mut all: Vec<Entry> = page
+        .objects
+        .iter()
+        .map(|o| (o.seq, o.id, false))
+        .chain(page.tombstones.iter().map(|t| (t.seq, t.id, true)))
+        .collect();
+    all.sort();
+    assert!(
+        all.windows(2).all(|w| w[0].0 < w[1].0),
+        "no two entries share a seq"
+    );
+    if !page.reset {
+        assert!(
+            all.iter().all(|e| e.0 > since),
+            "every entry is after since"
+        );
+    }
+    if let Some(last) = all.last() {
+        assert_eq!(page.cursor, last.0, "the cursor is the last entry's seq");
+    }
+    all
+}
+
+/// Creates a folder for the user and returns its seq: a cursor after which the scenario's own
+/// changes follow, whatever the database held before.
+async fn anchor<S: Store>(store: &S, acc: &Account) -> i64 {
+    let folder = ObjectWrite {
+        kind: ObjectKind::Folder,
+        key_wrap: Vec::new(),
+        details: Vec::new(),
+        ..item(acc.user.id, acc.personal, 1, T0)
+    };
+    store.put_object(folder, None, &[]).await.unwrap().seq
+}
+
+/// Every page after `since`, following cursors until `has_more` is false.
+async fn all_pages<S: Store>(store: &S, user_id: Uuid, since: i64, limit: u32) -> Vec<ChangePage> {
+    let mut pages = Vec::new();
+    let mut cursor = since;
+    loop {
+        let page = store.changes_since(user_id, cursor, limit).await.unwrap();
+        entries(&page, cursor);
+        cursor = page.cursor;
+        let more = page.has_more;
+        pages.push(page);
+        if !more {
+            return pages;
+        }
+        assert!(pages.len() < 1000, "the feed never ends");
+    }
+}
+
+async fn manifest_counters<S: Store>(store: &S, user_id: Uuid) -> Vec<(Uuid, i64)> {
+    let mut m: Vec<(Uuid, i64)> = store
+        .manifests_for_user(user_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.vault_id, m.counter))
+        .collect();
+    m.sort();
+    m
+}
+
+/// Every successful write takes a new, higher seq; reads report it; failed writes keep it.
+pub async fn object_seq_moves_with_each_write<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let v1 = item(uid, acc.personal, 1, T0);
+    let r1 = store.put_object(v1.clone(), None, &[]).await.unwrap();
+    assert!(r1.seq > 0, "seq starts above 0");
+    assert_eq!(
+        store.get_object(uid, v1.id).await.unwrap(),
+        Some(r1.clone())
+    );
+    let other = store
+        .put_object(item(uid, acc.business, 1, T0), None, &[])
+        .await
+        .unwrap();
+    assert!(other.seq > r1.seq);
+
+    let r2 = store
+        .put_object(next(&v1, T0 + 1), Some(1), &[])
+        .await
+        .unwrap();
+    assert!(r2.seq > other.seq, "an update moves the object to the head");
+    assert_conflict(store.put_object(next(&v1, T0 + 2), Some(1), &[]).await, 2);
+    assert_eq!(
+        store.get_object(uid, v1.id).await.unwrap(),
+        Some(r2.clone())
+    );
+    let listed = store.list_objects(uid, Some(acc.personal)).await.unwrap();
+    assert_eq!(listed, vec![r2.clone()]);
+    // The failed write took no position: the next one is the only change after r2.
+    let r3 = store
+        .put_object(next(&next(&v1, T0 + 1), T0 + 3), Some(2), &[])
+        .await
+        .unwrap();
+    let page = store.changes_since(uid, r2.seq, 10).await.unwrap();
+    assert_eq!(page.objects, vec![r3]);
+    assert!(page.tombstones.is_empty());
+}
+
+/// 25 changes (creates, an object changed twice, another once, deletes) read with limit 10:
+/// three pages in seq order, continuous cursors, no duplicates, latest states only.
+pub async fn feed_pages_in_seq_order<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let since = anchor(store, &acc).await;
+    let mut writes = Vec::new();
+    for i in 0..25 {
+        let vault = if i % 2 == 0 {
+            acc.personal
+        } else {
+            acc.business
+        };
+        let w = item(uid, vault, 1, T0 + i);
+        store.put_object(w.clone(), None, &[]).await.unwrap();
+        writes.push(w);
+    }
+    let o0v2 = next(&writes[0], T0 + 100);
+    store.put_object(o0v2.clone(), Some(1), &[]).await.unwrap();
+    let o0 = store
+        .put_object(next(&o0v2, T0 + 101), Some(2), &[])
+        .await
+        .unwrap();
+    let o5 = store
+        .put_object(next(&writes[5], T0 + 102), Some(1), &[])
+        .await
+        .unwrap();
+    for w in &writes[10..13] {
+        store
+            .delete_object(uid, w.id, 1, &[], T0 + 103)
+            .await
+            .unwrap();
+    }
+    // 22 live objects and 3 tombstones: 25 changes.
+
+    let pages = all_pages(store, uid, since, 10).await;
+    let sizes: Vec<usize> = pages
+        .iter()
+        .map(|p| p.objects.len() + p.tombstones.len())
+        .collect();
+    assert_eq!(sizes, vec![10, 10, 5]);
+    assert_eq!(
+        pages.iter().map(|p| p.has_more).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    assert!(pages.iter().all(|p| !p.reset));
+    let mut previous = since;
+    let mut all: Vec<Entry> = Vec::new();
+    for page in &pages {
+        let e = entries(page, previous);
+        assert!(e[0].0 > previous, "a page starts after the previous cursor");
+        previous = page.cursor;
+        all.extend(e);
+    }
+    assert!(
+        all.windows(2).all(|w| w[0].0 < w[1].0),
+        "strictly increasing seqs across pages"
+    );
+    let mut ids: Vec<Uuid> = all.iter().map(|e| e.1).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25, "no object appears twice");
+
+    let objects: Vec<&ObjectRecord> = pages.iter().flat_map(|p| &p.objects).collect();
+    let tombstones: Vec<&Tombstone> = pages.iter().flat_map(|p| &p.tombstones).collect();
+    let mut expected: Vec<Uuid> = writes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(10..13).contains(i))
+        .map(|(_, w)| w.id)
+        .collect();
+    expected.sort();
+    let mut got: Vec<Uuid> = objects.iter().map(|o| o.id).collect();
+    got.sort();
+    assert_eq!(got, expected);
+    for o in &objects {
+        assert_eq!(
+            store.get_object(uid, o.id).await.unwrap().as_ref(),
+            Some(*o),
+            "the feed carries the stored state"
+        );
+    }
+    assert_eq!(
+        tombstones.iter().map(|t| t.id).collect::<Vec<_>>(),
+        writes[10..13].iter().map(|w| w.id).collect::<Vec<_>>()
+    );
+    for (t, w) in tombstones.iter().zip(&writes[10..13]) {
+        assert_eq!(t.vault_id, w.vault_id);
+    }
+    // The latest changes come last: o0 (version 3), o5 (version 2), then the deletes.
+    let tail: Vec<Entry> = all[20..].to_vec();
+    assert_eq!(tail[0], (o0.seq, o0.id, false));
+    assert_eq!(tail[1], (o5.seq, o5.id, false));
+    assert!(tail[2..].iter().all(|e| e.2));
+    let o0_in_feed = objects.iter().find(|o| o.id == o0.id).unwrap();
+    assert_eq!(**o0_in_feed, o0);
+    assert_eq!(o0_in_feed.version, 3);
+
+    // Up to date: an empty page that keeps the cursor.
+    let end = pages[2].cursor;
+    let page = store.changes_since(uid, end, 10).await.unwrap();
+    assert!(page.objects.is_empty() && page.tombstones.is_empty());
+    assert_eq!(page.cursor, end);
+    assert!(!page.has_more && !page.reset);
+
+    // Exact limits.
+    let page = store.changes_since(uid, since, 25).await.unwrap();
+    assert_eq!(entries(&page, since), all);
+    assert!(!page.has_more);
+    assert_eq!(page.cursor, end);
+    let page = store.changes_since(uid, since, 24).await.unwrap();
+    assert_eq!(entries(&page, since), all[..24].to_vec());
+    assert!(page.has_more);
+    let page = store.changes_since(uid, since, 1).await.unwrap();
+    assert_eq!(entries(&page, since), all[..1].to_vec());
+    assert!(page.has_more);
+    // From the middle of a page.
+    let mid = all[14].0;
+    let page = store.changes_since(uid, mid, 100).await.unwrap();
+    assert_eq!(entries(&page, mid), all[15..].to_vec());
+}
+
+/// A user's feed holds only that user's objects and tombstones.
+pub async fn feed_is_per_user<S: Store>(store: &S) {
+    let a = account(store).await;
+    let b = account(store).await;
+    let since_a = anchor(store, &a).await;
+    let since_b = anchor(store, &b).await;
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..5 {
+        let w = item(a.user.id, a.personal, 1, T0 + i);
+        mine.push(store.put_object(w, None, &[]).await.unwrap());
+        let w = item(b.user.id, b.business, 1, T0 + i);
+        theirs.push(store.put_object(w, None, &[]).await.unwrap());
+    }
+    store
+        .delete_object(a.user.id, mine[0].id, 1, &[], T0 + 10)
+        .await
+        .unwrap();
+    store
+        .delete_object(b.user.id, theirs[1].id, 1, &[], T0 + 10)
+        .await
+        .unwrap();
+
+    for (user, since, objects, deleted, stranger) in [
+        (a.user.id, since_a, &mine, mine[0].id, &theirs),
+        (b.user.id, since_b, &theirs, theirs[1].id, &mine),
+    ] {
+        let page = store.changes_since(user, since, 100).await.unwrap();
+        entries(&page, since);
+        assert!(!page.has_more);
+        let mut got: Vec<Uuid> = page.objects.iter().map(|o| o.id).collect();
+        got.sort();
+        let mut expected: Vec<Uuid> = objects
+            .iter()
+            .map(|o| o.id)
+            .filter(|id| *id != deleted)
+            .collect();
+        expected.sort();
+        assert_eq!(got, expected);
+        assert!(page.objects.iter().all(|o| o.user_id == user));
+        assert_eq!(
+            page.tombstones.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![deleted]
+        );
+        assert!(!page
+            .objects
+            .iter()
+            .any(|o| stranger.iter().any(|s| s.id == o.id)));
+        // From 0 too (the whole feed of the user, whatever else the database holds).
+        let pages = all_pages(store, user, 0, 1000).await;
+        for page in &pages {
+            assert!(page.objects.iter().all(|o| o.user_id == user));
+            assert!(!page
+                .tombstones
+                .iter()
+                .any(|t| stranger.iter().any(|s| s.id == t.id)));
+        }
+    }
+    // A user without changes has an empty feed.
+    let nobody = Uuid::new_v4();
+    let page = store.changes_since(nobody, 0, 10).await.unwrap();
+    assert!(page.objects.is_empty() && page.tombstones.is_empty() && !page.has_more);
+}
+
+/// A delete leaves a tombstone at a new position, in the vault the object was in; a failed
+/// delete leaves nothing.
+pub async fn feed_delete_leaves_tombstone<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let since = anchor(store, &acc).await;
+    let v1 = item(uid, acc.personal, 1, T0);
+    store.put_object(v1.clone(), None, &[]).await.unwrap();
+    let moved = ObjectWrite {
+        vault_id: acc.business,
+        ..next(&v1, T0 + 1)
+    };
+    let rec = store.put_object(moved, Some(1), &[]).await.unwrap();
+
+    assert_conflict(store.delete_object(uid, v1.id, 1, &[], T0 + 2).await, 2);
+    let page = store.changes_since(uid, rec.seq, 10).await.unwrap();
+    assert!(
+        page.objects.is_empty() && page.tombstones.is_empty(),
+        "a failed delete leaves no tombstone"
+    );
+
+    store
+        .delete_object(uid, v1.id, 2, &[manifest(acc.business, 1)], T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(store.get_object(uid, v1.id).await.unwrap(), None);
+    let page = store.changes_since(uid, rec.seq, 10).await.unwrap();
+    assert!(page.objects.is_empty());
+    assert_eq!(page.tombstones.len(), 1);
+    let t = &page.tombstones[0];
+    assert_eq!(t.id, v1.id);
+    assert_eq!(
+        t.vault_id, acc.business,
+        "the vault the object was deleted from"
+    );
+    assert!(t.seq > rec.seq, "a new feed position");
+    assert_eq!(page.cursor, t.seq);
+    assert!(!page.has_more && !page.reset);
+
+    // From before the object existed: only the tombstone, never the deleted object.
+    let page = store.changes_since(uid, since, 10).await.unwrap();
+    assert!(page.objects.is_empty());
+    assert_eq!(page.tombstones, vec![t.clone()]);
+    // The delete wrote its manifest.
+    assert_eq!(manifest_counters(store, uid).await, vec![(acc.business, 1)]);
+    // Positions keep growing after a delete.
+    let after = store
+        .put_object(item(uid, acc.personal, 1, T0 + 4), None, &[])
+        .await
+        .unwrap();
+    assert!(after.seq > t.seq);
+}
+
+/// Creating a deleted id again (same user) replaces the tombstone; another user cannot take it.
+pub async fn feed_recreate_removes_tombstone<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let other = account(store).await;
+    let uid = acc.user.id;
+    let since = anchor(store, &acc).await;
+    let w = item(uid, acc.personal, 1, T0);
+    store.put_object(w.clone(), None, &[]).await.unwrap();
+    store
+        .delete_object(uid, w.id, 1, &[], T0 + 1)
+        .await
+        .unwrap();
+    let page = store.changes_since(uid, since, 10).await.unwrap();
+    let tombstone_seq = page.tombstones[0].seq;
+
+    let hijack = ObjectWrite {
+        id: w.id,
+        ..item(other.user.id, other.personal, 1, T0 + 2)
+    };
+    assert_exists(store.put_object(hijack, None, &[]).await, "object");
+    assert_eq!(store.get_object(other.user.id, w.id).await.unwrap(), None);
+
+    let again = ObjectWrite {
+        overview: random_bytes(),
+        now: T0 + 3,
+        ..w.clone()
+    };
+    let rec = store.put_object(again, None, &[]).await.unwrap();
+    assert!(rec.seq > tombstone_seq);
+    for from in [since, tombstone_seq] {
+        let page = store.changes_since(uid, from, 10).await.unwrap();
+        assert_eq!(page.objects, vec![rec.clone()]);
+        assert!(page.tombstones.is_empty(), "the tombstone is gone");
+    }
+
+    store
+        .delete_object(uid, w.id, 1, &[], T0 + 4)
+        .await
+        .unwrap();
+    let page = store.changes_since(uid, since, 10).await.unwrap();
+    assert!(page.objects.is_empty());
+    assert_eq!(page.tombstones.len(), 1);
+    assert!(page.tombstones[0].seq > rec.seq);
+}
+
+/// A cursor ahead of the feed gives a reset page from 0.
+pub async fn feed_reset_for_unknown_cursor<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let mut recs = Vec::new();
+    for i in 0..3 {
+        let w = item(uid, acc.personal, 1, T0 + i);
+        recs.push(store.put_object(w, None, &[]).await.unwrap());
+    }
+    let last = recs[2].seq;
+    let page = store.changes_since(uid, last, 10).await.unwrap();
+    assert!(!page.reset, "the newest position is a known cursor");
+    assert!(page.objects.is_empty());
+    assert_eq!(page.cursor, last);
+
+    for since in [last + 1_000_000_000, i64::MAX] {
+        let page = store.changes_since(uid, since, 10).await.unwrap();
+        assert!(page.reset, "since {since} is ahead of the feed");
+        assert_eq!(page.objects, recs);
+        assert!(page.tombstones.is_empty());
+        assert!(!page.has_more);
+        assert_eq!(page.cursor, last);
+    }
+    // The reset listing pages like any other.
+    let page = store.changes_since(uid, i64::MAX, 2).await.unwrap();
+    assert!(page.reset && page.has_more);
+    assert_eq!(page.objects, recs[..2].to_vec());
+    assert_eq!(page.cursor, recs[1].seq);
+    let page = store.changes_since(uid, page.cursor, 2).await.unwrap();
+    assert!(!page.reset && !page.has_more);
+    assert_eq!(page.objects, recs[2..].to_vec());
+
+    // A user with nothing in the feed: a reset, empty page whose cursor is valid next time.
+    let empty = account(store).await;
+    let page = store
+        .changes_since(empty.user.id, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert!(page.reset);
+    assert!(page.objects.is_empty() && page.tombstones.is_empty() && !page.has_more);
+    let again = store
+        .changes_since(empty.user.id, page.cursor, 10)
+        .await
+        .unwrap();
+    assert!(!again.reset, "the cursor of a reset page is valid");
+}
+
+/// The first manifest of a vault has counter 1; each next one exactly the stored counter + 1.
+pub async fn manifest_counter_starts_at_one_and_grows_by_one<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let w = item(uid, acc.personal, 1, T0);
+    for counter in [2, 0, -1] {
+        assert_manifest_conflict(
+            store
+                .put_object(w.clone(), None, &[manifest(acc.personal, counter)])
+                .await,
+            acc.personal,
+            0,
+        );
+    }
+    assert_eq!(store.get_object(uid, w.id).await.unwrap(), None);
+    assert!(store.manifests_for_user(uid).await.unwrap().is_empty());
+
+    let m1 = manifest(acc.personal, 1);
+    store
+        .put_object(w.clone(), None, std::slice::from_ref(&m1))
+        .await
+        .unwrap();
+    let stored = store.manifests_for_user(uid).await.unwrap();
+    assert_eq!(
+        stored,
+        vec![ManifestRecord {
+            vault_id: acc.personal,
+            user_id: uid,
+            counter: 1,
+            blob: m1.blob.clone(),
+            updated_at: T0,
+        }]
+    );
+
+    let mut current = w.clone();
+    for (counter, expected) in [(1, 1), (3, 1), (0, 1)] {
+        assert_manifest_conflict(
+            store
+                .put_object(
+                    next(&current, T0 + 1),
+                    Some(current.version),
+                    &[manifest(acc.personal, counter)],
+                )
+                .await,
+            acc.personal,
+            expected,
+        );
+    }
+    for counter in 2..=4 {
+        let n = next(&current, T0 + counter);
+        let m = manifest(acc.personal, counter);
+        store
+            .put_object(n.clone(), Some(current.version), std::slice::from_ref(&m))
+            .await
+            .unwrap();
+        current = n;
+        let stored = store.manifests_for_user(uid).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].counter, counter);
+        assert_eq!(stored[0].blob, m.blob);
+        assert_eq!(stored[0].updated_at, T0 + counter);
+    }
+    // Vaults count independently.
+    store
+        .put_object(
+            item(uid, acc.business, 1, T0),
+            None,
+            &[manifest(acc.business, 1)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(manifest_counters(store, uid).await, {
+        let mut v = vec![(acc.personal, 4), (acc.business, 1)];
+        v.sort();
+        v
+    });
+}
+
+/// A failed manifest compare-and-swap writes nothing: not the object, not a feed position.
+pub async fn manifest_conflict_leaves_object_unchanged<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let v1 = item(uid, acc.personal, 1, T0);
+    let rec = store
+        .put_object(v1.clone(), None, &[manifest(acc.personal, 1)])
+        .await
+        .unwrap();
+
+    // Update with a stale manifest.
+    assert_manifest_conflict(
+        store
+            .put_object(next(&v1, T0 + 1), Some(1), &[manifest(acc.personal, 1)])
+            .await,
+        acc.personal,
+        1,
+    );
+    assert_eq!(
+        store.get_object(uid, v1.id).await.unwrap(),
+        Some(rec.clone())
+    );
+    // Create with a stale manifest.
+    let fresh = item(uid, acc.personal, 1, T0 + 2);
+    assert_manifest_conflict(
+        store
+            .put_object(fresh.clone(), None, &[manifest(acc.personal, 5)])
+            .await,
+        acc.personal,
+        1,
+    );
+    assert_eq!(store.get_object(uid, fresh.id).await.unwrap(), None);
+    let page = store.changes_since(uid, rec.seq, 10).await.unwrap();
+    assert!(
+        page.objects.is_empty() && page.tombstones.is_empty(),
+        "no feed entry"
+    );
+    // Two manifests, the second stale: the first is not stored either.
+    assert_manifest_conflict(
+        store
+            .put_object(
+                ObjectWrite {
+                    vault_id: acc.business,
+                    ..next(&v1, T0 + 3)
+                },
+                Some(1),
+                &[manifest(acc.business, 1), manifest(acc.personal, 7)],
+            )
+            .await,
+        acc.personal,
+        1,
+    );
+    assert_eq!(manifest_counters(store, uid).await, vec![(acc.personal, 1)]);
+    assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
+    // The right counter then works.
+    let rec = store
+        .put_object(next(&v1, T0 + 4), Some(1), &[manifest(acc.personal, 2)])
+        .await
+        .unwrap();
+    assert_eq!(rec.version, 2);
+}
+
+/// A delete with a stale manifest keeps the object and leaves no tombstone.
+pub async fn manifest_conflict_on_delete_keeps_object<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let v1 = item(uid, acc.personal, 1, T0);
+    let rec = store
+        .put_object(v1.clone(), None, &[manifest(acc.personal, 1)])
+        .await
+        .unwrap();
+    assert_manifest_conflict(
+        store
+            .delete_object(uid, v1.id, 1, &[manifest(acc.personal, 3)], T0 + 1)
+            .await,
+        acc.personal,
+        1,
+    );
+    assert_eq!(
+        store.get_object(uid, v1.id).await.unwrap(),
+        Some(rec.clone())
+    );
+    let page = store.changes_since(uid, rec.seq, 10).await.unwrap();
+    assert!(page.objects.is_empty() && page.tombstones.is_empty());
+    assert_eq!(manifest_counters(store, uid).await, vec![(acc.personal, 1)]);
+    // A stale version wins over a stale manifest, and changes nothing either.
+    assert_conflict(
+        store
+            .delete_object(uid, v1.id, 5, &[manifest(acc.personal, 3)], T0 + 1)
+            .await,
+        1,
+    );
+    store
+        .delete_object(uid, v1.id, 1, &[manifest(acc.personal, 2)], T0 + 2)
+        .await
+        .unwrap();
+    let stored = store.manifests_for_user(uid).await.unwrap();
+    assert_eq!(stored[0].counter, 2);
+    assert_eq!(stored[0].updated_at, T0 + 2);
+}
+
+/// A version conflict does not store the manifest that came with the write.
+pub async fn version_conflict_leaves_manifest_unchanged<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let v1 = item(uid, acc.personal, 1, T0);
+    store
+        .put_object(v1.clone(), None, &[manifest(acc.personal, 1)])
+        .await
+        .unwrap();
+    let before = store.manifests_for_user(uid).await.unwrap();
+    let m2 = manifest(acc.personal, 2);
+    assert_conflict(
+        store
+            .put_object(
+                next(&next(&v1, T0), T0 + 1),
+                Some(2),
+                std::slice::from_ref(&m2),
+            )
+            .await,
+        1,
+    );
+    // An existing id on create, too.
+    assert_exists(
+        store
+            .put_object(v1.clone(), None, std::slice::from_ref(&m2))
+            .await,
+        "object",
+    );
+    assert_eq!(store.manifests_for_user(uid).await.unwrap(), before);
+    // The same manifest is accepted with the right version.
+    store
+        .put_object(next(&v1, T0 + 2), Some(1), std::slice::from_ref(&m2))
+        .await
+        .unwrap();
+    let stored = store.manifests_for_user(uid).await.unwrap();
+    assert_eq!(stored[0].counter, 2);
+    assert_eq!(stored[0].blob, m2.blob);
+}
+
+/// A manifest for another user's vault (or a missing one) is `NotFound` and writes nothing.
+pub async fn manifest_for_foreign_or_missing_vault_not_found<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let other = account(store).await;
+    let uid = acc.user.id;
+    store
+        .put_object(
+            item(other.user.id, other.personal, 1, T0),
+            None,
+            &[manifest(other.personal, 1)],
+        )
+        .await
+        .unwrap();
+    let theirs = store.manifests_for_user(other.user.id).await.unwrap();
+
+    for vault in [other.personal, other.business, Uuid::new_v4()] {
+        let w = item(uid, acc.personal, 1, T0);
+        for counter in [1, 2] {
+            assert_not_found(
+                store
+                    .put_object(
+                        w.clone(),
+                        None,
+                        &[manifest(acc.personal, 1), manifest(vault, counter)],
+                    )
+                    .await,
+            );
+        }
+        assert_eq!(store.get_object(uid, w.id).await.unwrap(), None);
+    }
+    let mine = store
+        .put_object(item(uid, acc.personal, 1, T0), None, &[])
+        .await
+        .unwrap();
+    assert_not_found(
+        store
+            .delete_object(uid, mine.id, 1, &[manifest(other.personal, 2)], T0 + 1)
+            .await,
+    );
+    assert!(store.get_object(uid, mine.id).await.unwrap().is_some());
+    assert!(store.manifests_for_user(uid).await.unwrap().is_empty());
+    assert_eq!(
+        store.manifests_for_user(other.user.id).await.unwrap(),
+        theirs
+    );
+}
+
+/// A move between vaults carries the manifests of both; both are stored, or neither.
+pub async fn object_move_with_two_manifests<S: Store>(store: &S) {
+    let acc = account(store).await;
+    let uid = acc.user.id;
+    let v1 = item(uid, acc.personal, 1, T0);
+    store
+        .put_object(v1.clone(), None, &[manifest(acc.personal, 1)])
+        .await
+        .unwrap();
+    store
+        .put_object(
+            item(uid, acc.business, 1, T0),
+            None,
+            &[manifest(acc.business, 1)],
+        )
+        .await
+        .unwrap();
+
+    let moved = ObjectWrite {
+        vault_id: acc.business,
+        key_wrap: random_bytes(),
+        ..next(&v1, T0 + 1)
+    };
+    let (leave, enter) = (manifest(acc.personal, 2), manifest(acc.business, 2));
+    let rec = store
+        .put_object(moved.clone(), Some(1), &[leave.clone(), enter.clone()])
+        .await
+        .unwrap();
+    assert_eq!(rec.vault_id, acc.business);
+    let mut stored = store.manifests_for_user(uid).await.unwrap();
+    stored.sort_by_key(|m| m.vault_id);
+    let mut expected = vec![
+        ManifestRecord {
+            vault_id: acc.personal,
+            user_id: uid,
+            counter: 2,
+            blob: leave.blob,
+            updated_at: T0 + 1,
+        },
+        ManifestRecord {
+            vault_id: acc.business,
+            user_id: uid,
+            counter: 2,
+            blob: enter.blob,
+            updated_at: T0 + 1,
+        },
+    ];
+    expected.sort_by_key(|m| m.vault_id);
+    assert_eq!(stored, expected);
+
+    // Moving back with one stale manifest: nothing changes.
+    let back = ObjectWrite {
+        vault_id: acc.personal,
+        ..next(&moved, T0 + 2)
+    };
+    assert_manifest_conflict(
+        store
+            .put_object(
+                back.clone(),
+                Some(2),
+                &[manifest(acc.business, 3), manifest(acc.personal, 2)],
+            )
+            .await,
+        acc.personal,
+        2,
+    );
+    assert_eq!(store.get_object(uid, v1.id).await.unwrap(), Some(rec));
+    let mut after = store.manifests_for_user(uid).await.unwrap();
+    after.sort_by_key(|m| m.vault_id);
+    assert_eq!(after, expected);
+    let rec = store
+        .put_object(
+            back,
+            Some(2),
+            &[manifest(acc.business, 3), manifest(acc.personal, 3)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rec.vault_id, acc.personal);
+    assert_eq!(manifest_counters(store, uid).await, {
+        let mut v = vec![(acc.personal, 3), (acc.business, 3)];
+        v.sort();
+        v
+    });
+}
+
+/// `manifests_for_user` lists the user's current manifests only.
+pub async fn manifests_listed_per_user<S: Store>(store: &S) {
+    let a = account(store).await;
+    let b = account(store).await;
+    assert!(store
+        .manifests_for_user(a.user.id)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut current = item(a.user.id, a.personal, 1, T0);
+    store
+        .put_object(current.clone(), None, &[manifest(a.personal, 1)])
+        .await
+        .unwrap();
+    let mut last = None;
+    for counter in 2..=3 {
+        let n = next(&current, T0 + counter);
+        let m = manifest(a.personal, counter);
+        store
+            .put_object(n.clone(), Some(current.version), std::slice::from_ref(&m))
+            .await
+            .unwrap();
+        current = n;
+        last = Some(m);
+    }
+    store
+        .put_object(
+            item(b.user.id, b.business, 1, T0),
+            None,
+            &[manifest(b.business, 1)],
+        )
+        .await
+        .unwrap();
+    let listed = store.manifests_for_user(a.user.id).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![ManifestRecord {
+            vault_id: a.personal,
+            user_id: a.user.id,
+            counter: 3,
+            blob: last.unwrap().blob,
+            updated_at: T0 + 3,
+        }],
+        "one manifest per vault, the latest"
+    );
+    assert_eq!(
+        manifest_counters(store, b.user.id).await,
+        vec![(b.business, 1)]
+    );
+    assert!(store
+        .manifests_for_user(Uuid::new_v4())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Pruning forgets old tombstones and expires the cursors that could have missed them.
+/// Uses deletion times far before [`T0`] (see the crate documentation).
+pub async fn tombstones_prune_expires_old_cursors<S: Store>(store: &S) {
+    const OLD: i64 = 1_000;
+    const LESS_OLD: i64 = 2_000;
+    let acc = account(store).await;
+    let other = account(store).await;
+    let uid = acc.user.id;
+    let since = anchor(store, &acc).await;
+    let mut recs = Vec::new();
+    for i in 0..4 {
+        let w = item(uid, acc.personal, 1, T0 + i);
+        recs.push(store.put_object(w, None, &[]).await.unwrap());
+    }
+    let before_deletes = recs[3].seq;
+    store
+        .delete_object(uid, recs[0].id, 1, &[], OLD)
+        .await
+        .unwrap();
+    store
+        .delete_object(uid, recs[1].id, 1, &[], LESS_OLD)
+        .await
+        .unwrap();
+    let theirs = store
+        .put_object(item(other.user.id, other.personal, 1, T0), None, &[])
+        .await
+        .unwrap();
+    store
+        .delete_object(other.user.id, theirs.id, 1, &[], LESS_OLD)
+        .await
+        .unwrap();
+    let page = store.changes_since(uid, before_deletes, 10).await.unwrap();
+    let (old, less_old) = (page.tombstones[0].clone(), page.tombstones[1].clone());
+    assert_eq!((old.id, less_old.id), (recs[0].id, recs[1].id));
+    let their_tombstone = store
+        .changes_since(other.user.id, theirs.seq, 10)
+        .await
+        .unwrap()
+        .tombstones[0]
+        .clone();
+
+    // Nothing older than OLD: nothing pruned, nothing expired.
+    assert_eq!(store.prune_tombstones(OLD).await.unwrap(), 0);
+    assert!(!store.changes_since(uid, since, 10).await.unwrap().reset);
+
+    // Prune the oldest tombstone (deleted_at < OLD + 1).
+    assert_eq!(store.prune_tombstones(OLD + 1).await.unwrap(), 1);
+    // A cursor before it is expired: a reset page from 0 without the pruned tombstone.
+    for expired in [since, before_deletes, old.seq - 1] {
+        let page = store.changes_since(uid, expired, 100).await.unwrap();
+        assert!(page.reset, "cursor {expired} is expired");
+        let ids: Vec<Uuid> = page.objects.iter().map(|o| o.id).collect();
+        assert!(ids.contains(&recs[2].id) && ids.contains(&recs[3].id));
+        assert!(!ids.contains(&recs[0].id) && !ids.contains(&recs[1].id));
+        assert_eq!(page.tombstones, vec![less_old.clone()]);
+    }
+    // The pruned tombstone's own position and later ones are still valid.
+    let page = store.changes_since(uid, old.seq, 100).await.unwrap();
+    assert!(!page.reset);
+    assert_eq!(page.tombstones, vec![less_old.clone()]);
+    assert!(
+        !store
+            .changes_since(uid, less_old.seq, 10)
+            .await
+            .unwrap()
+            .reset
+    );
+
+    // Prune the rest (of both users).
+    assert_eq!(store.prune_tombstones(LESS_OLD + 1).await.unwrap(), 2);
+    assert_eq!(store.prune_tombstones(LESS_OLD + 1).await.unwrap(), 0);
+    let page = store.changes_since(uid, old.seq, 100).await.unwrap();
+    assert!(page.reset, "expired by the second prune");
+    assert!(page.tombstones.is_empty());
+    let page = store
+        .changes_since(other.user.id, theirs.seq, 100)
+        .await
+        .unwrap();
+    assert!(page.reset, "the floor applies to every user");
+    // The floor never goes down: pruning nothing keeps cursors expired.
+    assert_eq!(store.prune_tombstones(OLD).await.unwrap(), 0);
+    assert!(store.changes_since(uid, old.seq, 10).await.unwrap().reset);
+    // Objects are untouched by pruning, and new changes are after the floor.
+    assert_eq!(store.list_objects(uid, None).await.unwrap().len(), 3);
+    let fresh = store
+        .put_object(item(uid, acc.personal, 1, T0 + 10), None, &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .changes_since(uid, less_old.seq, 10)
+            .await
+            .unwrap()
+            .reset
+    );
+    let page = store
+        .changes_since(uid, their_tombstone.seq, 10)
+        .await
+        .unwrap();
+    assert!(!page.reset, "the newest pruned position is a valid cursor");
+    assert_eq!(page.objects, vec![fresh]);
 }

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A write named a version that is not the current one (optimistic concurrency).
     #[error("version conflict: current version is {current}")]
     VersionConflict { current: i64 },
+    /// A manifest write named a counter that does not follow the stored one.
+    #[error("manifest conflict on vault {vault_id}: current counter is {current}")]
+    ManifestConflict { vault_id: Uuid, current: i64 },
     /// The row the write refers to does not exist (or belongs to someone else).
     #[error("not found")]
     NotFound,
@@ -106,10 +109,15 @@ pub trait Store: Send + Sync + Clone + 'static {
     /// The new version is `write.version`, which must be `expected + 1` (or 1 on create), else
     /// `VersionConflict`. The vault must belong to the user (`NotFound` otherwise); on update the
     /// object may move to another vault of the same user.
+    ///
+    /// `manifests` are stored in the same transaction, each with a compare-and-swap on its
+    /// counter (`ManifestConflict`); each must name a vault of the user (`NotFound`). The write
+    /// gets a new feed position (`seq`).
     async fn put_object(
         &self,
         write: ObjectWrite,
         expected_version: Option<i64>,
+        manifests: &[ManifestWrite],
     ) -> StoreResult<ObjectRecord>;
     async fn get_object(&self, user_id: Uuid, object_id: Uuid)
         -> StoreResult<Option<ObjectRecord>>;
@@ -120,11 +128,27 @@ pub trait Store: Send + Sync + Clone + 'static {
         vault_id: Option<Uuid>,
     ) -> StoreResult<Vec<ObjectRecord>>;
     /// Hard delete (emptying the trash). `VersionConflict` if `expected_version` is not current,
-    /// `NotFound` if absent.
+    /// `NotFound` if absent. Leaves a tombstone with a new feed position; `manifests` as in
+    /// `put_object`, in the same transaction.
     async fn delete_object(
         &self,
         user_id: Uuid,
         object_id: Uuid,
         expected_version: i64,
+        manifests: &[ManifestWrite],
+        now: i64,
     ) -> StoreResult<()>;
+
+    // ---- change feed and manifests
+    /// Objects and tombstones of the user with `seq > since`, in seq order, at most `limit`
+    /// entries in all. An unknown `since` (greater than the feed's current position) or an
+    /// expired one (below the newest pruned tombstone position) gives a page from 0 with
+    /// `reset` set.
+    async fn changes_since(&self, user_id: Uuid, since: i64, limit: u32)
+        -> StoreResult<ChangePage>;
+    /// Current manifests of the user's vaults.
+    async fn manifests_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ManifestRecord>>;
+    /// Forgets tombstones older than `before` (Unix seconds); cursors at or below the newest
+    /// forgotten tombstone position become expired. Returns how many were removed.
+    async fn prune_tombstones(&self, before: i64) -> StoreResult<u64>;
 }

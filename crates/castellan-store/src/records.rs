@@ -184,4 +184,45 @@ pub struct ObjectRecord {
     pub details: Vec<u8>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Feed position of the object's last change (global and strictly increasing).
+    pub seq: i64,
+}
+
+/// A new signed manifest for a vault; stored only if the stored counter is `counter - 1`
+/// (or there is none and `counter` is 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestWrite {
+    pub vault_id: Uuid,
+    pub counter: i64,
+    pub blob: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub vault_id: Uuid,
+    pub user_id: Uuid,
+    pub counter: i64,
+    pub blob: Vec<u8>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub id: Uuid,
+    pub vault_id: Uuid,
+    pub seq: i64,
+}
+
+/// One page of the change feed of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePage {
+    pub objects: Vec<ObjectRecord>,
+    pub tombstones: Vec<Tombstone>,
+    /// The seq of the last change in this page (or `since` when the page is empty and the
+    /// cursor was valid); pass it back as `since`.
+    pub cursor: i64,
+    pub has_more: bool,
+    /// `since` was unknown (ahead of the feed) or expired (before the retained tombstones):
+    /// the page starts from 0.
+    pub reset: bool,
 }

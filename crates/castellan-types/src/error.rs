@@ -23,6 +23,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The object changed since the version the client wrote against.
     VersionConflict,
+    /// A vault manifest changed since the counter the client wrote against; sync and retry.
+    ManifestConflict,
     /// The login attempt is unknown or expired; start again.
     LoginExpired,
     /// A sensitive change (master password) needs a login from the last few minutes.

@@ -124,7 +124,20 @@ pub async fn login(ctx: &Ctx, args: AccountArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn logout(ctx: &Ctx) -> Result<()> {
+pub async fn logout(ctx: &Ctx, force: bool) -> Result<()> {
+    ctx.home.device()?;
+    let cache = castellan_client::cache::Cache::open(ctx.home.dir()).await?;
+    let unsent = cache.pending().await?.len();
+    cache.close().await;
+    if unsent > 0 && !force {
+        return Err(ClientError::Conflict(format!(
+            "{unsent} change(s) made on this device have not reached the server; run `castellan sync` when it is reachable, or `castellan logout --force` to discard them"
+        ))
+        .into());
+    }
+    if let Some(mut agent) = castellan_agent::AgentClient::connect(&ctx.home).await {
+        agent.stop().await?;
+    }
     let confirmed = account::logout(&ctx.home).await?;
     if ctx.json {
         print_json(&json!({ "logged_out": true, "server_confirmed": confirmed }));
@@ -136,8 +149,11 @@ pub async fn logout(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-pub fn lock(ctx: &Ctx) -> Result<()> {
+pub async fn lock(ctx: &Ctx) -> Result<()> {
     let mut state = ctx.home.device()?;
+    if let Some(mut agent) = castellan_agent::AgentClient::connect(&ctx.home).await {
+        agent.lock().await?;
+    }
     state.locked = true;
     ctx.home.save_device(&state)?;
     if ctx.json {
@@ -148,11 +164,14 @@ pub fn lock(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-pub fn unlock(ctx: &Ctx) -> Result<()> {
+pub async fn unlock(ctx: &Ctx) -> Result<()> {
     let password = prompt::master_password(false)?;
-    let mut session = VaultSession::open(&ctx.home, &password, true)?;
+    let mut session = VaultSession::open(&ctx.home, &password, true).await?;
     session.state.locked = false;
     ctx.home.save_device(&session.state)?;
+    if let Some(mut agent) = castellan_agent::AgentClient::connect(&ctx.home).await {
+        agent.unlock(&password).await?;
+    }
     if ctx.json {
         print_json(&json!({ "locked": false }));
     } else {
@@ -227,7 +246,7 @@ pub async fn change_password(ctx: &Ctx) -> Result<()> {
         return Err(ClientError::Locked.into());
     }
     let old = prompt::master_password(false)?;
-    let session = VaultSession::open(&ctx.home, &old, false)?;
+    let session = VaultSession::open(&ctx.home, &old, false).await?;
     let new = prompt::new_master_password()?;
     let revoked = account::change_password(&ctx.home, &session.account, &old, &new).await?;
     if ctx.json {

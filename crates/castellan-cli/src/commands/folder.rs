@@ -10,7 +10,7 @@ use crate::cli::{FolderCommand, ItemsChoice};
 use crate::output::print_json;
 
 pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
-    let mut s = ctx.session()?;
+    let mut s = ctx.session().await?;
     match cmd {
         FolderCommand::Add { path, profile: p } => {
             let id = s.create_folder(profile(p), &path).await?;

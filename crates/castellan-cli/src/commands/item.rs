@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use castellan_client::item::{FieldKind, ItemData, ItemType};
-use castellan_client::vault::{now, ItemEntry, Snapshot, VaultSession};
+use castellan_client::vault::{now, ItemEntry, Snapshot, SyncStatus, VaultSession};
 use castellan_client::ClientError;
 use castellan_crypto::{generate_password, PasswordPolicy, TotpSpec};
 use serde_json::{json, Map, Value};
@@ -105,7 +105,27 @@ fn set_typed(data: &mut ItemData, names: &[&str], value: &str, ts: i64) -> Resul
     Ok(data.set_field(name, value, ts)?)
 }
 
-fn entry_json(snap: &Snapshot, i: &ItemEntry) -> Value {
+type Statuses = std::collections::HashMap<Uuid, SyncStatus>;
+
+fn status_of(st: &Statuses, id: Uuid) -> SyncStatus {
+    st.get(&id).copied().unwrap_or(SyncStatus::Synced)
+}
+
+/// A coloured dot on a terminal (green, yellow, red) followed by the status name.
+fn status_cell(s: SyncStatus) -> String {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return s.as_str().to_string();
+    }
+    let colour = match s {
+        SyncStatus::Synced => 32,
+        SyncStatus::Pending => 33,
+        SyncStatus::Offline => 31,
+    };
+    format!("\x1b[{colour}m●\x1b[0m {}", s.as_str())
+}
+
+fn entry_json(snap: &Snapshot, st: &Statuses, i: &ItemEntry) -> Value {
     json!({
         "id": i.id,
         "profile": i.profile.as_str(),
@@ -120,7 +140,7 @@ fn entry_json(snap: &Snapshot, i: &ItemEntry) -> Value {
         "trashed": i.trashed,
         "version": i.version,
         "updated_at": i.overview.updated_at,
-        "sync_status": "synced",
+        "sync_status": status_of(st, i.id).as_str(),
     })
 }
 
@@ -201,7 +221,7 @@ async fn snapshot_and_resolve(s: &mut VaultSession, key: &str) -> Result<(Snapsh
 }
 
 pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
-    let mut s = ctx.session()?;
+    let mut s = ctx.session().await?;
     match cmd {
         ItemCommand::Add {
             profile: p,
@@ -222,6 +242,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 data.folder_id = Some(s.ensure_folder_path(&mut snap, profile(p), path).await?);
             }
             let id = s.create_item(profile(p), &data).await?;
+            offline_note(ctx, &s);
             if ctx.json {
                 print_json(&json!({ "id": id }));
             } else {
@@ -237,6 +258,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             favorites,
         } => {
             let snap = s.snapshot().await?;
+            let statuses = s.statuses().await?;
             let want_type = item_type.as_deref().map(ItemType::parse).transpose()?;
             let folder_ids = match &folder {
                 Some(path) => {
@@ -287,7 +309,10 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             });
             if ctx.json {
                 print_json(&Value::Array(
-                    items.iter().map(|i| entry_json(&snap, i)).collect(),
+                    items
+                        .iter()
+                        .map(|i| entry_json(&snap, &statuses, i))
+                        .collect(),
                 ));
             } else if items.is_empty() {
                 println!("No items.");
@@ -303,13 +328,14 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                         .map(|f| snap.folder_path(f))
                         .unwrap_or_default();
                     println!(
-                        "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  synced",
+                        "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  {}",
                         i.id,
                         i.profile.as_str(),
                         i.overview.item_type.as_str(),
                         clip(&i.overview.title, 30),
                         clip(&i.overview.username, 24),
-                        clip(&folder, 20)
+                        clip(&folder, 20),
+                        status_cell(status_of(&statuses, i.id))
                     );
                 }
             }
@@ -436,6 +462,13 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
     Ok(())
 }
 
+/// Tells a person (not a script) that a change was kept locally for later.
+fn offline_note(ctx: &Ctx, s: &VaultSession) {
+    if !ctx.json && s.last_sync.as_ref().is_some_and(|r| r.offline) {
+        eprintln!("note: the server is unreachable; the change is saved on this device and will sync when it is back");
+    }
+}
+
 fn done(ctx: &Ctx, id: Uuid, version: i64, text: &str) {
     if ctx.json {
         print_json(&json!({ "id": id, "version": version }));
@@ -456,14 +489,18 @@ async fn restore(ctx: &Ctx, s: &mut VaultSession, item: &str) -> Result<()> {
 }
 
 pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
-    let mut s = ctx.session()?;
+    let mut s = ctx.session().await?;
     match cmd {
         TrashCommand::List => {
             let snap = s.snapshot().await?;
+            let statuses = s.statuses().await?;
             let items: Vec<&ItemEntry> = snap.items.iter().filter(|i| i.trashed).collect();
             if ctx.json {
                 print_json(&Value::Array(
-                    items.iter().map(|i| entry_json(&snap, i)).collect(),
+                    items
+                        .iter()
+                        .map(|i| entry_json(&snap, &statuses, i))
+                        .collect(),
                 ));
             } else if items.is_empty() {
                 println!("The trash is empty.");
@@ -492,7 +529,7 @@ pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
 }
 
 pub async fn totp(ctx: &Ctx, item: &str) -> Result<()> {
-    let mut s = ctx.session()?;
+    let mut s = ctx.session().await?;
     let (_, id) = snapshot_and_resolve(&mut s, item).await?;
     let (_, data) = s.get_item(id).await?;
     let seed = data

@@ -1,8 +1,10 @@
 //! One module per command group. Each returns `anyhow::Result<()>` and prints its own output.
 
 mod account;
+mod agent;
 mod folder;
 mod item;
+mod sync;
 mod tools;
 
 use std::path::PathBuf;
@@ -27,14 +29,26 @@ fn default_home() -> PathBuf {
 }
 
 impl Ctx {
-    /// Unlocks the vault with the master password (refused while locked).
-    pub fn session(&self) -> Result<VaultSession> {
-        self.home.device()?;
-        if self.home.device()?.locked {
+    /// An unlocked session: the agent's keys when an unlocked agent runs, else the master
+    /// password (refused while the device is locked).
+    pub async fn session(&self) -> Result<VaultSession> {
+        let state = self.home.device()?;
+        if state.locked {
             return Err(castellan_client::ClientError::Locked.into());
         }
+        if let Some(mut agent) = castellan_agent::AgentClient::connect(&self.home).await {
+            if let Ok(Some(ak)) = agent.keys().await {
+                let account = castellan_client::account::open_account(
+                    state.user_id,
+                    &state.email,
+                    ak,
+                    &state.account,
+                )?;
+                return Ok(VaultSession::from_parts(&self.home, state, account).await?);
+            }
+        }
         let pw = prompt::master_password(false)?;
-        Ok(VaultSession::open(&self.home, &pw, false)?)
+        Ok(VaultSession::open(&self.home, &pw, false).await?)
     }
 }
 
@@ -54,15 +68,17 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => tools::server(args).await,
         Command::Register(args) => account::register(&ctx, args).await,
         Command::Login(args) => account::login(&ctx, args).await,
-        Command::Logout => account::logout(&ctx).await,
-        Command::Lock => account::lock(&ctx),
-        Command::Unlock => account::unlock(&ctx),
+        Command::Logout { force } => account::logout(&ctx, force).await,
+        Command::Lock => account::lock(&ctx).await,
+        Command::Unlock => account::unlock(&ctx).await,
         Command::Status => account::status(&ctx).await,
         Command::ChangePassword => account::change_password(&ctx).await,
         Command::Sessions(c) => account::sessions(&ctx, c).await,
         Command::Item(c) => item::run(&ctx, c).await,
         Command::Folder(c) => folder::run(&ctx, c).await,
         Command::Trash(c) => item::trash(&ctx, c).await,
+        Command::Sync { status } => sync::run(&ctx, status).await,
+        Command::Agent(c) => agent::run(&ctx, c).await,
         Command::Generate(args) => tools::generate(&ctx, args),
         Command::Totp { item } => item::totp(&ctx, &item).await,
     }

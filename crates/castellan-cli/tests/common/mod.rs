@@ -31,15 +31,7 @@ impl Server {
     pub fn start_in(data: tempfile::TempDir) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(bin())
-            .args(["server", "--data-dir"])
-            .arg(data.path())
-            .args(["--bind", &addr])
-            .env("CASTELLAN_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
+        let child = spawn_server(data.path(), &addr);
         let s = Server {
             child,
             url: format!("http://{addr}"),
@@ -63,6 +55,19 @@ impl Server {
         panic!("server did not become healthy");
     }
 
+    /// Kills the server with SIGKILL (no graceful shutdown).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same address and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_server(self.data.path(), &self.addr);
+        self.wait_healthy();
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data.path().join("castellan.sqlite3")
     }
@@ -81,6 +86,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_server(data: &Path, addr: &str) -> Child {
+    Command::new(bin())
+        .args(["server", "--data-dir"])
+        .arg(data)
+        .args(["--bind", addr])
+        .env("CASTELLAN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server")
 }
 
 pub fn free_port() -> u16 {

@@ -4,6 +4,7 @@ mod accounts;
 mod health;
 mod objects;
 mod sessions;
+mod sync;
 
 use std::time::Duration;
 
@@ -27,9 +28,14 @@ pub(crate) use accounts::*;
 pub(crate) use health::*;
 pub(crate) use objects::*;
 pub(crate) use sessions::*;
+pub(crate) use sync::*;
+
+/// How long a request may take before it is answered with 408 (every route but `/events`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router<S: Store>(state: Shared<S>) -> Router {
-    let api = Router::new()
+    // Requests that end: bounded by the timeout.
+    let bounded = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/accounts/register/start", post(register_start::<S>))
@@ -52,6 +58,15 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
                 .get(get_object::<S>)
                 .delete(delete_object::<S>),
         )
+        .route("/sync", get(sync::<S>))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    // Long-lived streams: no timeout (they end with the session or the server).
+    let streams = Router::new().route("/events", get(events::<S>));
+    let api = bounded
+        .merge(streams)
         .fallback(api_not_found)
         .with_state(state);
 
@@ -61,10 +76,6 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         // Every body is read through an extractor, which enforces this limit and answers with
         // our JSON error (`payload_too_large`).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

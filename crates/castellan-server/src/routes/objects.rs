@@ -1,11 +1,14 @@
 //! Vault objects (items and folders): ciphertext with a version for optimistic concurrency.
+//! Every write carries the updated signed manifest of each vault it touches and is announced
+//! on the hint bus once committed.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use castellan_store::{ObjectKind, ObjectRecord, ObjectWrite, Store};
+use castellan_store::{ManifestWrite, ObjectKind, ObjectRecord, ObjectWrite, Store};
 use castellan_types::{
-    ErrorBody, ObjectDto, ObjectKindDto, ObjectListResponse, PutObjectRequest, MAX_ENVELOPE_BYTES,
+    DeleteObjectRequest, ErrorBody, ErrorCode, ManifestDto, ObjectDto, ObjectKindDto,
+    ObjectListResponse, PutObjectRequest, MAX_ENVELOPE_BYTES,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -15,7 +18,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Session};
 use crate::Shared;
 
-fn dto(o: ObjectRecord) -> ObjectDto {
+/// Most manifests one write may carry: the vault it writes to and the vault it leaves.
+pub(crate) const MAX_MANIFESTS_PER_WRITE: usize = 2;
+/// Largest signed manifest the server stores, in bytes.
+pub(crate) const MAX_MANIFEST_BYTES: usize = 8 * 1024;
+
+pub(crate) fn dto(o: ObjectRecord) -> ObjectDto {
     ObjectDto {
         id: o.id,
         vault_id: o.vault_id,
@@ -30,6 +38,7 @@ fn dto(o: ObjectRecord) -> ObjectDto {
         details: o.details.into(),
         created_at: o.created_at,
         updated_at: o.updated_at,
+        seq: o.seq,
     }
 }
 
@@ -72,6 +81,70 @@ pub(crate) async fn get_object<S: Store>(
     Ok(Json(dto(o)))
 }
 
+/// Checks the manifests of a write against the limits and converts them for the store.
+fn manifest_writes(manifests: Vec<ManifestDto>) -> ApiResult<Vec<ManifestWrite>> {
+    if manifests.len() > MAX_MANIFESTS_PER_WRITE {
+        return Err(ApiError::invalid(format!(
+            "a write carries at most {MAX_MANIFESTS_PER_WRITE} manifests"
+        )));
+    }
+    let mut writes: Vec<ManifestWrite> = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        let vault_id = m.vault_id;
+        if m.manifest.len() > MAX_MANIFEST_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the manifest of vault {vault_id} is larger than {MAX_MANIFEST_BYTES} bytes"
+                ),
+            ));
+        }
+        if m.manifest.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "the manifest of vault {vault_id} is empty"
+            )));
+        }
+        if m.counter < 1 {
+            return Err(ApiError::invalid("a manifest counter must be at least 1"));
+        }
+        if writes.iter().any(|w| w.vault_id == vault_id) {
+            return Err(ApiError::invalid(format!(
+                "two manifests for vault {vault_id}"
+            )));
+        }
+        writes.push(ManifestWrite {
+            vault_id,
+            counter: m.counter,
+            blob: m.manifest.into_vec(),
+        });
+    }
+    Ok(writes)
+}
+
+/// A write must carry the manifest of every vault it touches, and no other.
+fn require_manifests(manifests: &[ManifestWrite], touched: &[Uuid]) -> ApiResult<()> {
+    for vault in touched {
+        if !manifests.iter().any(|m| m.vault_id == *vault) {
+            return Err(ApiError::invalid(if Some(vault) == touched.first() {
+                "a write must carry the updated manifest of its vault".to_string()
+            } else {
+                format!(
+                    "a write must carry the updated manifest of its vault, and of the vault \
+                     it leaves ({vault})"
+                )
+            }));
+        }
+    }
+    if let Some(extra) = manifests.iter().find(|m| !touched.contains(&m.vault_id)) {
+        return Err(ApiError::invalid(format!(
+            "a manifest for vault {}, which this write does not touch",
+            extra.vault_id
+        )));
+    }
+    Ok(())
+}
+
 fn check_envelope(name: &str, b: &[u8], required: bool) -> ApiResult<()> {
     if b.len() > MAX_ENVELOPE_BYTES {
         return Err(ApiError::new(
@@ -86,10 +159,18 @@ fn check_envelope(name: &str, b: &[u8], required: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Creates (no `expected_version`) or updates an object; 409 `version_conflict` when stale.
+/// Creates (no `expected_version`) or updates an object, with the updated manifest of its vault
+/// (and of the vault it leaves, when it moves), all in one transaction.
+///
+/// 409 `version_conflict` (`current_version` = the stored version) when the object is stale,
+/// 409 `manifest_conflict` (`current_version` = the stored counter) when a manifest is;
+/// 422 `invalid_value` when a manifest is missing, more than 2 are given, one names a vault the
+/// write does not touch or has a counter below 1; 413 when an envelope is larger than 512 KiB
+/// or a manifest larger than 8 KiB.
 #[utoipa::path(put, path = "/api/v1/objects/{id}", tag = "vault", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "object id, chosen by the client")), request_body = PutObjectRequest,
-    responses((status = 200, body = ObjectDto), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody, description = "vault not found"),
+    responses((status = 200, body = ObjectDto), (status = 409, body = ErrorBody, description = "version_conflict or manifest_conflict"),
+              (status = 404, body = ErrorBody, description = "vault not found"),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(crate) async fn put_object<S: Store>(
     State(state): State<Shared<S>>,
@@ -108,6 +189,17 @@ pub(crate) async fn put_object<S: Store>(
     if req.version < 1 {
         return Err(ApiError::invalid("version must be at least 1"));
     }
+    let manifests = manifest_writes(req.manifests)?;
+    // The vaults the write touches: its target, and the vault it leaves when it moves.
+    let mut touched = vec![req.vault_id];
+    if req.expected_version.is_some() {
+        if let Some(current) = state.store.get_object(session.user_id, id).await? {
+            if current.vault_id != req.vault_id {
+                touched.push(current.vault_id);
+            }
+        }
+    }
+    require_manifests(&manifests, &touched)?;
     let write = ObjectWrite {
         id,
         user_id: session.user_id,
@@ -122,34 +214,75 @@ pub(crate) async fn put_object<S: Store>(
     };
     let stored = state
         .store
-        .put_object(write, req.expected_version)
+        .put_object(write, req.expected_version, &manifests)
         .await
         .map_err(|e| match e {
             castellan_store::StoreError::NotFound => ApiError::not_found("vault or object"),
             other => other.into(),
         })?;
+    state.hints.publish(session.user_id, stored.seq);
     Ok(Json(dto(stored)))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(crate) struct DeleteQuery {
-    /// The version being deleted; a newer stored version makes the delete fail with 409.
-    version: i64,
-}
-
-/// Deletes an object for good (emptying the trash).
+/// Deletes an object for good (emptying the trash), with the updated manifest of its vault, in
+/// one transaction. The delete stays in the change feed as a tombstone.
+///
+/// 409 `version_conflict` when `version` is not the stored one, 409 `manifest_conflict` when the
+/// manifest is stale, 422 `invalid_value` when the manifest of the object's vault is missing.
 #[utoipa::path(delete, path = "/api/v1/objects/{id}", tag = "vault", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "object id"), DeleteQuery),
-    responses((status = 204), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "object id")), request_body = DeleteObjectRequest,
+    responses((status = 204), (status = 409, body = ErrorBody, description = "version_conflict or manifest_conflict"),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 pub(crate) async fn delete_object<S: Store>(
     State(state): State<Shared<S>>,
     session: Session,
     ApiPath(id): ApiPath<Uuid>,
-    ApiQuery(q): ApiQuery<DeleteQuery>,
+    ApiJson(req): ApiJson<DeleteObjectRequest>,
 ) -> ApiResult<StatusCode> {
+    let manifests = manifest_writes(req.manifests)?;
+    let current = state
+        .store
+        .get_object(session.user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("object"))?;
+    require_manifests(&manifests, &[current.vault_id])?;
+    // Every write published so far committed before this delete takes its position.
+    let known = state.hints.latest().max(current.seq);
     state
         .store
-        .delete_object(session.user_id, id, q.version)
+        .delete_object(session.user_id, id, req.version, &manifests, now())
         .await?;
+    publish_delete(&state, session.user_id, known).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Announces a committed delete. The store does not return the tombstone's position, so it is
+/// read back from the feed after `known` (a position below it): the last page's cursor is at or
+/// after the tombstone. Usually one short page (the tombstone and concurrent writes).
+async fn publish_delete<S: Store>(state: &Shared<S>, user_id: Uuid, known: i64) {
+    const PAGE: u32 = 1000;
+    const MAX_PAGES: usize = 16;
+    let mut cursor = known;
+    for _ in 0..MAX_PAGES {
+        let page = match state.store.changes_since(user_id, cursor, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the feed position of a delete");
+                return;
+            }
+        };
+        cursor = page.cursor;
+        if !page.has_more {
+            if cursor > known || page.reset {
+                state.hints.publish(user_id, cursor);
+            }
+            return;
+        }
+        if page.reset {
+            // `known` is expired and the feed restarts from 0: following it would not end.
+            break;
+        }
+    }
+    tracing::warn!("the feed position of a delete is too far ahead; no change hint sent");
 }

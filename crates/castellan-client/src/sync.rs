@@ -1,0 +1,707 @@
+//! Two-way sync between the offline cache and the server.
+//!
+//! Pull: fetch the change feed after the stored cursor (paged), apply it to the cache in one
+//! transaction, refuse rolled-back objects, and check every vault against its signed manifest;
+//! a refused pull leaves the cache untouched. Push: send queued changes in order, each with the
+//! vault's next signed manifest; on a version conflict merge field by field (keeping a conflict
+//! copy when both sides changed the same field), on a manifest conflict pull and retry. If the
+//! server cannot be reached, queued changes are marked as failed (red) and kept.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use castellan_crypto::{SetElement, SetHash, SymmetricKey};
+use castellan_types::{
+    Bytes, DeleteObjectRequest, ErrorCode, ManifestDto, ObjectDto, ObjectKindDto, PutObjectRequest,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::account::UnlockedAccount;
+use crate::api::{self, ApiClient};
+use crate::cache::{Cache, PendingOp, PendingState, VaultSyncState};
+use crate::folder::FolderData;
+use crate::home::Home;
+use crate::item::ItemData;
+use crate::manifest::{self, Manifest};
+use crate::merge;
+use crate::vault::{codec, now};
+use crate::{ClientError, ClientResult};
+
+const PAGE: u32 = 1000;
+const PULL_ATTEMPTS: usize = 3;
+const PUSH_ATTEMPTS: usize = 6;
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Objects created, changed or deleted on the server that this device received.
+    pub pulled: usize,
+    /// Queued changes the server accepted.
+    pub pushed: usize,
+    /// Changes merged with a concurrent edit (field by field, or with a conflict copy).
+    pub conflicts: usize,
+    /// The server could not be reached; queued changes stay queued.
+    pub offline: bool,
+    /// Changes still queued after this sync.
+    pub pending: usize,
+    pub cursor: i64,
+}
+
+/// Runs one two-way sync for a device. Only one sync per device runs at a time (a lock file in
+/// the home), so the CLI and the agent never send the same change twice.
+pub async fn sync_now(home: &Home, account: &UnlockedAccount) -> ClientResult<SyncReport> {
+    let state = home.device()?;
+    let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
+    let cache = Cache::open(home.dir()).await?;
+    let r = sync_with(home, &cache, &api, account).await;
+    cache.close().await;
+    r
+}
+
+/// [`sync_now`] with an already open cache and API client.
+pub async fn sync_with(
+    home: &Home,
+    cache: &Cache,
+    api: &ApiClient,
+    account: &UnlockedAccount,
+) -> ClientResult<SyncReport> {
+    let _lock = SyncLock::acquire(home).await?;
+    Syncer {
+        cache,
+        api,
+        account,
+    }
+    .run()
+    .await
+}
+
+struct SyncLock(std::fs::File);
+
+impl SyncLock {
+    async fn acquire(home: &Home) -> ClientResult<SyncLock> {
+        let path = home.dir().join("sync.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ClientError::io(format!("cannot open {}", path.display()), e))?;
+        for _ in 0..600 {
+            match f.try_lock() {
+                Ok(()) => return Ok(SyncLock(f)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(ClientError::io("cannot lock the sync", e))
+                }
+            }
+        }
+        Err(ClientError::Conflict(
+            "another sync of this device is still running".into(),
+        ))
+    }
+}
+
+impl Drop for SyncLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+pub struct Syncer<'a> {
+    pub cache: &'a Cache,
+    pub api: &'a ApiClient,
+    pub account: &'a UnlockedAccount,
+}
+
+fn is_offline(e: &ClientError) -> bool {
+    matches!(e, ClientError::Unreachable { .. })
+}
+
+fn session_error(e: ClientError) -> ClientError {
+    if api::is_unauthorized(&e) {
+        ClientError::SessionExpired
+    } else {
+        e
+    }
+}
+
+/// The per-vault (count, set hash) kept while applying a pull.
+struct VaultSets {
+    sets: BTreeMap<Uuid, (i64, SetHash)>,
+}
+
+impl VaultSets {
+    fn get(&mut self, vault: Uuid, st: &VaultSyncState) -> ClientResult<&mut (i64, SetHash)> {
+        match self.sets.entry(vault) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let h = if st.set_hash.is_empty() {
+                    SetHash::empty()
+                } else {
+                    SetHash::from_bytes(st.set_hash.as_slice()).map_err(|_| {
+                        ClientError::CorruptState {
+                            path: crate::cache::CACHE_FILE.into(),
+                            detail: "bad set hash".into(),
+                        }
+                    })?
+                };
+                Ok(e.insert((st.count, h)))
+            }
+        }
+    }
+}
+
+impl Syncer<'_> {
+    pub async fn run(&self) -> ClientResult<SyncReport> {
+        let mut report = SyncReport::default();
+        match self.pull().await {
+            Ok(n) => report.pulled = n,
+            Err(e) if is_offline(&e) => {
+                self.cache
+                    .mark_pending(PendingState::Failed, Some("server unreachable"), now())
+                    .await?;
+                report.offline = true;
+                report.pending = self.cache.pending().await?.len();
+                return Ok(report);
+            }
+            Err(e) => return Err(session_error(e)),
+        }
+        self.cache.set_all_pending().await?;
+        match self.push(&mut report).await {
+            Ok(()) => {}
+            Err(e) if is_offline(&e) => {
+                self.cache
+                    .mark_pending(PendingState::Failed, Some("server unreachable"), now())
+                    .await?;
+                report.offline = true;
+            }
+            Err(e) => return Err(session_error(e)),
+        }
+        report.pending = self.cache.pending().await?.len();
+        report.cursor = self
+            .cache
+            .meta("cursor")
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if !report.offline {
+            self.cache
+                .set_meta("last_sync_at", &now().to_string())
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Pulls and verifies; retries a few times when manifests and objects disagree, which a
+    /// concurrent write can cause for a moment. A persistent disagreement is an attack.
+    pub async fn pull(&self) -> ClientResult<usize> {
+        let mut last = None;
+        for attempt in 0..PULL_ATTEMPTS {
+            match self.pull_once().await {
+                Ok(n) => return Ok(n),
+                Err(ClientError::Integrity(m))
+                    if m.starts_with("manifest mismatch") && attempt + 1 < PULL_ATTEMPTS =>
+                {
+                    last = Some(m);
+                    tokio::time::sleep(Duration::from_millis(150 * (attempt as u64 + 1))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::Integrity(last.unwrap_or_default()))
+    }
+
+    async fn pull_once(&self) -> ClientResult<usize> {
+        let start: i64 = self
+            .cache
+            .meta("cursor")
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut tx = self.cache.begin().await?;
+        let mut sets = VaultSets {
+            sets: BTreeMap::new(),
+        };
+        let mut since = start;
+        let mut pulled = 0;
+        let mut reset = false;
+        let mut listed: HashSet<Uuid> = HashSet::new();
+        let mut manifests: Vec<ManifestDto>;
+        loop {
+            let page = self.api.sync(since, PAGE).await?;
+            if page.reset && since == start {
+                reset = true;
+            } else if page.reset || (page.cursor < since) {
+                return Err(ClientError::integrity(
+                    "the server's change feed went backwards",
+                ));
+            }
+            for o in &page.objects {
+                if self.account.vault_by_id(o.vault_id).is_none() {
+                    return Err(ClientError::integrity(format!(
+                        "object {} is in a vault this account does not have",
+                        o.id
+                    )));
+                }
+                if let Some(seen) = tx.seen(o.id).await? {
+                    if o.version < seen {
+                        return Err(ClientError::integrity(format!(
+                            "object {} was rolled back from version {seen} to {}",
+                            o.id, o.version
+                        )));
+                    }
+                }
+                if let Some((old_vault, _, old_el)) = tx.object_entry(o.id).await? {
+                    let st = tx.vault_state(old_vault).await?;
+                    let set = sets.get(old_vault, &st)?;
+                    set.0 -= 1;
+                    set.1.remove(
+                        &SetElement::from_bytes(&old_el)
+                            .map_err(|_| ClientError::integrity("bad cached element"))?,
+                    )?;
+                }
+                let el = manifest::element(o);
+                let st = tx.vault_state(o.vault_id).await?;
+                let set = sets.get(o.vault_id, &st)?;
+                set.0 += 1;
+                set.1.add(&el)?;
+                tx.put_object(o, &el.to_bytes()).await?;
+                listed.insert(o.id);
+                pulled += 1;
+            }
+            for t in &page.tombstones {
+                if let Some((old_vault, _, old_el)) = tx.object_entry(t.id).await? {
+                    let st = tx.vault_state(old_vault).await?;
+                    let set = sets.get(old_vault, &st)?;
+                    set.0 -= 1;
+                    set.1.remove(
+                        &SetElement::from_bytes(&old_el)
+                            .map_err(|_| ClientError::integrity("bad cached element"))?,
+                    )?;
+                    tx.delete_object(t.id).await?;
+                    pulled += 1;
+                }
+            }
+            since = page.cursor;
+            manifests = page.manifests;
+            if !page.has_more {
+                break;
+            }
+        }
+        if reset {
+            // A full listing: whatever the cache holds beyond it is gone on the server.
+            for id in tx.ids().await? {
+                if !listed.contains(&id) {
+                    if let Some((v, _, el)) = tx.object_entry(id).await? {
+                        let st = tx.vault_state(v).await?;
+                        let set = sets.get(v, &st)?;
+                        set.0 -= 1;
+                        set.1.remove(
+                            &SetElement::from_bytes(&el)
+                                .map_err(|_| ClientError::integrity("bad cached element"))?,
+                        )?;
+                    }
+                    tx.delete_object(id).await?;
+                }
+            }
+        }
+        // Every vault must match its newest signed manifest.
+        let vk = self.account.signing.verifying_key();
+        for vault in &self.account.vaults {
+            let st = tx.vault_state(vault.id).await?;
+            let (count, hash) = *sets.get(vault.id, &st)?;
+            let m = manifests.iter().find(|m| m.vault_id == vault.id);
+            let new_state = match m {
+                None => {
+                    if st.counter > 0 {
+                        return Err(ClientError::integrity(format!(
+                            "the server no longer has the manifest of the {} vault (this device saw version {})",
+                            vault.kind.as_str(),
+                            st.counter
+                        )));
+                    }
+                    if count != 0 {
+                        return Err(ClientError::integrity(format!(
+                            "manifest mismatch: the {} vault has objects but no signed manifest",
+                            vault.kind.as_str()
+                        )));
+                    }
+                    VaultSyncState {
+                        counter: 0,
+                        manifest: None,
+                        count,
+                        set_hash: Bytes(hash.to_bytes().to_vec()),
+                    }
+                }
+                Some(m) => {
+                    let verified =
+                        Manifest::verify(m.manifest.as_slice(), &vk, vault.id, m.counter)?;
+                    if m.counter < st.counter {
+                        return Err(ClientError::integrity(format!(
+                            "the server replayed an old state of the {} vault (manifest {} after {})",
+                            vault.kind.as_str(),
+                            m.counter,
+                            st.counter
+                        )));
+                    }
+                    if verified.count != count || verified.set_hash.as_slice() != hash.to_bytes() {
+                        return Err(ClientError::integrity(format!(
+                            "manifest mismatch: the {} vault's objects do not match its signed manifest ({} expected, {} received): objects were dropped, duplicated or rolled back",
+                            vault.kind.as_str(),
+                            verified.count,
+                            count
+                        )));
+                    }
+                    VaultSyncState {
+                        counter: m.counter,
+                        manifest: Some(m.manifest.clone()),
+                        count,
+                        set_hash: Bytes(hash.to_bytes().to_vec()),
+                    }
+                }
+            };
+            tx.set_vault_state(vault.id, &new_state).await?;
+        }
+        tx.set_meta("cursor", &since.to_string()).await?;
+        tx.commit().await?;
+        Ok(pulled)
+    }
+
+    async fn push(&self, report: &mut SyncReport) -> ClientResult<()> {
+        // Resolving a conflict can queue a conflict copy: keep going until nothing new is queued.
+        let mut tried: HashSet<i64> = HashSet::new();
+        loop {
+            let ops: Vec<PendingOp> = self
+                .cache
+                .pending()
+                .await?
+                .into_iter()
+                .filter(|o| !tried.contains(&o.op))
+                .collect();
+            if ops.is_empty() {
+                return Ok(());
+            }
+            tried.extend(ops.iter().map(|o| o.op));
+            self.push_ops(ops, report).await?;
+        }
+    }
+
+    async fn push_ops(&self, ops: Vec<PendingOp>, report: &mut SyncReport) -> ClientResult<()> {
+        for op in ops {
+            let mut op = op;
+            let mut done = false;
+            for _ in 0..PUSH_ATTEMPTS {
+                match self.push_one(&op).await {
+                    Ok(()) => {
+                        report.pushed += 1;
+                        done = true;
+                        break;
+                    }
+                    Err(ClientError::Api {
+                        code: ErrorCode::ManifestConflict,
+                        ..
+                    }) => {
+                        self.pull().await?;
+                    }
+                    // A stale base, an object deleted elsewhere, or a create whose first answer was lost
+                    // (the server has it already): pull, then rebuild the change on the new state.
+                    Err(ClientError::Api {
+                        code:
+                            ErrorCode::VersionConflict | ErrorCode::NotFound | ErrorCode::AlreadyExists,
+                        ..
+                    }) => {
+                        self.pull().await?;
+                        match self.resolve(&op).await? {
+                            Some(next) => {
+                                report.conflicts += 1;
+                                op = next;
+                            }
+                            None => {
+                                done = true;
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) if is_offline(&e) || api::is_unauthorized(&e) => return Err(e),
+                    Err(e) => {
+                        self.cache
+                            .mark_op(op.op, PendingState::Failed, Some(&e.to_string()), now())
+                            .await?;
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if !done {
+                self.cache
+                    .mark_op(
+                        op.op,
+                        PendingState::Failed,
+                        Some("gave up after repeated conflicts"),
+                        now(),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn vault_set(st: &VaultSyncState) -> ClientResult<SetHash> {
+        if st.set_hash.is_empty() {
+            Ok(SetHash::empty())
+        } else {
+            Ok(SetHash::from_bytes(st.set_hash.as_slice())?)
+        }
+    }
+
+    /// Sends one queued change with the next manifests, and applies the accepted result.
+    async fn push_one(&self, op: &PendingOp) -> ClientResult<()> {
+        let current = self.cache.object(op.object_id).await?;
+        // Already applied (an earlier attempt reached the server but its answer was lost).
+        let already = match (&current, &op.target) {
+            (Some(c), Some(t)) => manifest::element(c) == manifest::element(t),
+            (None, None) => op.base.is_some(),
+            _ => false,
+        };
+        if already {
+            let mut tx = self.cache.begin().await?;
+            tx.remove_op(op.op).await?;
+            return tx.commit().await;
+        }
+        // The server state moved since the change was made (we learned it in the pull).
+        let base_version = op.base.as_ref().map(|b| b.version);
+        if current.as_ref().map(|c| c.version) != base_version {
+            return Err(ClientError::Api {
+                status: 409,
+                code: ErrorCode::VersionConflict,
+                message: "stale base".into(),
+                current_version: None,
+            });
+        }
+        let old_el = match &current {
+            Some(c) => Some(
+                SetElement::from_bytes(&self.cache.element(c.id).await?.unwrap_or_default())
+                    .map_err(|_| ClientError::integrity("bad cached element"))?,
+            ),
+            None => None,
+        };
+        let mut states: BTreeMap<Uuid, VaultSyncState> = BTreeMap::new();
+        let mut sets: BTreeMap<Uuid, (i64, SetHash)> = BTreeMap::new();
+        for v in [
+            current.as_ref().map(|c| c.vault_id),
+            op.target.as_ref().map(|t| t.vault_id),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let std::collections::btree_map::Entry::Vacant(e) = states.entry(v) {
+                let st = self.cache.vault_state(v).await?;
+                sets.insert(v, (st.count, Self::vault_set(&st)?));
+                e.insert(st);
+            }
+        }
+        if let (Some(c), Some(el)) = (&current, &old_el) {
+            let s = sets
+                .get_mut(&c.vault_id)
+                .ok_or_else(|| ClientError::Protocol("vault".into()))?;
+            s.0 -= 1;
+            s.1.remove(el)?;
+        }
+        let new_el = op.target.as_ref().map(manifest::element);
+        if let (Some(t), Some(el)) = (&op.target, &new_el) {
+            let s = sets
+                .get_mut(&t.vault_id)
+                .ok_or_else(|| ClientError::Protocol("vault".into()))?;
+            s.0 += 1;
+            s.1.add(el)?;
+        }
+        let mut manifests = Vec::new();
+        let mut new_states = Vec::new();
+        for (v, st) in &states {
+            let (count, hash) = sets[v];
+            let counter = st.counter + 1;
+            let m = Manifest::sign(&self.account.signing, *v, counter, count, &hash);
+            let blob = Bytes(m.to_bytes());
+            manifests.push(ManifestDto {
+                vault_id: *v,
+                counter,
+                manifest: blob.clone(),
+            });
+            new_states.push((
+                *v,
+                VaultSyncState {
+                    counter,
+                    manifest: Some(blob),
+                    count,
+                    set_hash: Bytes(hash.to_bytes().to_vec()),
+                },
+            ));
+        }
+        let stored = match &op.target {
+            Some(t) => {
+                let req = PutObjectRequest {
+                    vault_id: t.vault_id,
+                    kind: t.kind,
+                    version: t.version,
+                    expected_version: base_version,
+                    trashed: t.trashed,
+                    key_wrap: t.key_wrap.clone(),
+                    overview: t.overview.clone(),
+                    details: t.details.clone(),
+                    manifests,
+                };
+                let stored = self.api.put_object(op.object_id, &req).await?;
+                if Some(manifest::element(&stored)) != new_el || stored.id != op.object_id {
+                    return Err(ClientError::integrity(
+                        "the server stored something other than what was sent",
+                    ));
+                }
+                Some(stored)
+            }
+            None => {
+                let version = base_version
+                    .ok_or_else(|| ClientError::Protocol("delete without base".into()))?;
+                self.api
+                    .delete_object(op.object_id, &DeleteObjectRequest { version, manifests })
+                    .await?;
+                None
+            }
+        };
+        let mut tx = self.cache.begin().await?;
+        match (&stored, &new_el) {
+            (Some(s), Some(el)) => tx.put_object(s, &el.to_bytes()).await?,
+            _ => tx.delete_object(op.object_id).await?,
+        }
+        for (v, st) in &new_states {
+            tx.set_vault_state(*v, st).await?;
+        }
+        tx.remove_op(op.op).await?;
+        tx.commit().await
+    }
+
+    /// Rebuilds a queued change against the server's newer state. Returns the op to retry, or
+    /// `None` when nothing is left to send.
+    async fn resolve(&self, op: &PendingOp) -> ClientResult<Option<PendingOp>> {
+        let remote = self.cache.object(op.object_id).await?;
+        let ts = now();
+        let Some(target) = &op.target else {
+            // A delete racing with a newer edit elsewhere keeps the newer version; a delete of
+            // something already gone is done.
+            let mut tx = self.cache.begin().await?;
+            tx.remove_op(op.op).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let new_target = match target.kind {
+            ObjectKindDto::Item => {
+                let (local, key) = codec::open_details(self.account, target)?;
+                let vault = self
+                    .account
+                    .vault_by_id(target.vault_id)
+                    .ok_or_else(|| ClientError::integrity("unknown vault"))?;
+                match &remote {
+                    None => {
+                        // Deleted elsewhere while edited here: bring it back as it is here.
+                        let (w, o, d) =
+                            codec::seal_item(self.account, vault, op.object_id, &key, 1, &local)?;
+                        ObjectDto {
+                            version: 1,
+                            key_wrap: w.into(),
+                            overview: o.into(),
+                            details: d.into(),
+                            ..target.clone()
+                        }
+                    }
+                    Some(remote_dto) => {
+                        let (remote_data, remote_key) =
+                            codec::open_details(self.account, remote_dto)?;
+                        let base_data: ItemData = match &op.base {
+                            Some(b) => codec::open_details(self.account, b)?.0,
+                            None => remote_data.clone(),
+                        };
+                        let merged = merge::merge(&base_data, &local, &remote_data, ts);
+                        if let Some(copy) = &merged.conflict_copy {
+                            let id = Uuid::new_v4();
+                            let k = SymmetricKey::generate();
+                            let (w, o, d) = codec::seal_item(self.account, vault, id, &k, 1, copy)?;
+                            let dto = ObjectDto {
+                                id,
+                                version: 1,
+                                key_wrap: w.into(),
+                                overview: o.into(),
+                                details: d.into(),
+                                seq: 0,
+                                ..target.clone()
+                            };
+                            self.cache.enqueue(id, None, Some(&dto), ts).await?;
+                        }
+                        let version = remote_dto.version + 1;
+                        let (w, o, d) = codec::seal_item(
+                            self.account,
+                            vault,
+                            op.object_id,
+                            &remote_key,
+                            version,
+                            &merged.item,
+                        )?;
+                        ObjectDto {
+                            version,
+                            trashed: merged.item.trashed,
+                            key_wrap: w.into(),
+                            overview: o.into(),
+                            details: d.into(),
+                            ..target.clone()
+                        }
+                    }
+                }
+            }
+            ObjectKindDto::Folder => {
+                let local = codec::open_folder(self.account, target)?.data;
+                let vault = self
+                    .account
+                    .vault_by_id(target.vault_id)
+                    .ok_or_else(|| ClientError::integrity("unknown vault"))?;
+                let (data, version) = match &remote {
+                    None => (local, 1),
+                    Some(r) => {
+                        let remote_data = codec::open_folder(self.account, r)?.data;
+                        let base = match &op.base {
+                            Some(b) => codec::open_folder(self.account, b)?.data,
+                            None => remote_data.clone(),
+                        };
+                        let name = if local.name != base.name && remote_data.name == base.name {
+                            local.name.clone()
+                        } else {
+                            remote_data.name.clone()
+                        };
+                        let parent_id = if local.parent_id != base.parent_id
+                            && remote_data.parent_id == base.parent_id
+                        {
+                            local.parent_id
+                        } else {
+                            remote_data.parent_id
+                        };
+                        (FolderData { name, parent_id }, r.version + 1)
+                    }
+                };
+                let overview = codec::seal_folder(vault, op.object_id, version, &data)?;
+                ObjectDto {
+                    version,
+                    overview: overview.into(),
+                    ..target.clone()
+                }
+            }
+        };
+        self.cache
+            .rebase_op(op.op, remote.as_ref(), Some(&new_target))
+            .await?;
+        Ok(Some(PendingOp {
+            base: remote,
+            target: Some(new_target),
+            ..op.clone()
+        }))
+    }
+}
