@@ -2,6 +2,7 @@
 //! synced, the queue of changes not yet on the server, and sync bookkeeping. Never plaintext,
 //! never a key. Shared by the CLI and the agent (WAL, busy timeout).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -434,6 +435,42 @@ impl CacheTx<'_> {
         Ok(())
     }
 
+    /// Stores a page of objects (as received) with their set elements, in a few statements.
+    pub async fn put_objects(&mut self, objs: &[(&ObjectDto, [u8; 32])]) -> ClientResult<()> {
+        for chunk in objs.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO objects (id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at, seq, element) ",
+            );
+            q.push_values(chunk, |mut b, (o, el)| {
+                b.push_bind(o.id.to_string())
+                    .push_bind(o.vault_id.to_string())
+                    .push_bind(kind_str(o.kind))
+                    .push_bind(o.version)
+                    .push_bind(o.trashed as i64)
+                    .push_bind(o.key_wrap.as_slice().to_vec())
+                    .push_bind(o.overview.as_slice().to_vec())
+                    .push_bind(o.details.as_slice().to_vec())
+                    .push_bind(o.created_at)
+                    .push_bind(o.updated_at)
+                    .push_bind(o.seq)
+                    .push_bind(el.to_vec());
+            });
+            q.push(
+                " ON CONFLICT(id) DO UPDATE SET vault_id = excluded.vault_id, kind = excluded.kind, version = excluded.version,
+                  trashed = excluded.trashed, key_wrap = excluded.key_wrap, overview = excluded.overview, details = excluded.details,
+                  created_at = excluded.created_at, updated_at = excluded.updated_at, seq = excluded.seq, element = excluded.element",
+            );
+            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
+            let mut s = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO seen (id, version) ");
+            s.push_values(chunk, |mut b, (o, _)| {
+                b.push_bind(o.id.to_string()).push_bind(o.version);
+            });
+            s.push(" ON CONFLICT(id) DO UPDATE SET version = MAX(version, excluded.version)");
+            s.build().execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
     /// The stored (vault, element) of an object, for updating the set hash.
     pub async fn object_entry(&mut self, id: Uuid) -> ClientResult<Option<(Uuid, i64, Vec<u8>)>> {
         let row = sqlx::query("SELECT vault_id, version, element FROM objects WHERE id = $1")
@@ -456,6 +493,39 @@ impl CacheTx<'_> {
                 )))
             }
         }
+    }
+
+    /// Every cached object's (vault, element), and every high-water mark: loaded once per pull.
+    pub async fn entries(
+        &mut self,
+    ) -> ClientResult<(HashMap<Uuid, (Uuid, Vec<u8>)>, HashMap<Uuid, i64>)> {
+        let bad = |e: uuid::Error| ClientError::CorruptState {
+            path: CACHE_FILE.into(),
+            detail: e.to_string(),
+        };
+        let mut objects = HashMap::new();
+        for r in sqlx::query("SELECT id, vault_id, element FROM objects")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+        {
+            let id =
+                Uuid::parse_str(&r.try_get::<String, _>("id").map_err(db_err)?).map_err(bad)?;
+            let v = Uuid::parse_str(&r.try_get::<String, _>("vault_id").map_err(db_err)?)
+                .map_err(bad)?;
+            objects.insert(id, (v, r.try_get::<Vec<u8>, _>("element").map_err(db_err)?));
+        }
+        let mut seen = HashMap::new();
+        for r in sqlx::query("SELECT id, version FROM seen")
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+        {
+            let id =
+                Uuid::parse_str(&r.try_get::<String, _>("id").map_err(db_err)?).map_err(bad)?;
+            seen.insert(id, r.try_get::<i64, _>("version").map_err(db_err)?);
+        }
+        Ok((objects, seen))
     }
 
     pub async fn ids(&mut self) -> ClientResult<Vec<Uuid>> {

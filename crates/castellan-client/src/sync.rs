@@ -225,11 +225,20 @@ impl Syncer<'_> {
         let mut sets = VaultSets {
             sets: BTreeMap::new(),
         };
+        for vault in &self.account.vaults {
+            let st = tx.vault_state(vault.id).await?;
+            sets.get(vault.id, &st)?;
+        }
+        // The cached objects and high-water marks, loaded once unless only a few changes come.
+        let mut known: std::collections::HashMap<Uuid, (Uuid, Vec<u8>)> = Default::default();
+        let mut seen: std::collections::HashMap<Uuid, i64> = Default::default();
+        let mut loaded = false;
         let mut since = start;
         let mut pulled = 0;
         let mut reset = false;
         let mut listed: HashSet<Uuid> = HashSet::new();
         let mut manifests: Vec<ManifestDto>;
+        let no_state = VaultSyncState::default();
         loop {
             let page = self.api.sync(since, PAGE).await?;
             if page.reset && since == start {
@@ -239,43 +248,60 @@ impl Syncer<'_> {
                     "the server's change feed went backwards",
                 ));
             }
+            if !loaded && (page.objects.len() + page.tombstones.len() > 64 || page.reset) {
+                (known, seen) = tx.entries().await?;
+                loaded = true;
+            }
+            let mut batch: Vec<(&ObjectDto, [u8; 32])> = Vec::with_capacity(page.objects.len());
             for o in &page.objects {
+                if !loaded {
+                    if let Some(v) = tx.seen(o.id).await? {
+                        seen.insert(o.id, v);
+                    }
+                    if let Some((v, _, el)) = tx.object_entry(o.id).await? {
+                        known.insert(o.id, (v, el));
+                    }
+                }
                 if self.account.vault_by_id(o.vault_id).is_none() {
                     return Err(ClientError::integrity(format!(
                         "object {} is in a vault this account does not have",
                         o.id
                     )));
                 }
-                if let Some(seen) = tx.seen(o.id).await? {
-                    if o.version < seen {
+                if let Some(&v) = seen.get(&o.id) {
+                    if o.version < v {
                         return Err(ClientError::integrity(format!(
-                            "object {} was rolled back from version {seen} to {}",
+                            "object {} was rolled back from version {v} to {}",
                             o.id, o.version
                         )));
                     }
                 }
-                if let Some((old_vault, _, old_el)) = tx.object_entry(o.id).await? {
-                    let st = tx.vault_state(old_vault).await?;
-                    let set = sets.get(old_vault, &st)?;
+                if let Some((old_vault, old_el)) = known.get(&o.id) {
+                    let set = sets.get(*old_vault, &no_state)?;
                     set.0 -= 1;
                     set.1.remove(
-                        &SetElement::from_bytes(&old_el)
+                        &SetElement::from_bytes(old_el)
                             .map_err(|_| ClientError::integrity("bad cached element"))?,
                     )?;
                 }
                 let el = manifest::element(o);
-                let st = tx.vault_state(o.vault_id).await?;
-                let set = sets.get(o.vault_id, &st)?;
+                let set = sets.get(o.vault_id, &no_state)?;
                 set.0 += 1;
                 set.1.add(&el)?;
-                tx.put_object(o, &el.to_bytes()).await?;
+                batch.push((o, el.to_bytes()));
+                known.insert(o.id, (o.vault_id, el.to_bytes().to_vec()));
                 listed.insert(o.id);
                 pulled += 1;
             }
+            tx.put_objects(&batch).await?;
             for t in &page.tombstones {
-                if let Some((old_vault, _, old_el)) = tx.object_entry(t.id).await? {
-                    let st = tx.vault_state(old_vault).await?;
-                    let set = sets.get(old_vault, &st)?;
+                if !loaded {
+                    if let Some((v, _, el)) = tx.object_entry(t.id).await? {
+                        known.insert(t.id, (v, el));
+                    }
+                }
+                if let Some((old_vault, old_el)) = known.remove(&t.id) {
+                    let set = sets.get(old_vault, &no_state)?;
                     set.0 -= 1;
                     set.1.remove(
                         &SetElement::from_bytes(&old_el)
@@ -292,20 +318,26 @@ impl Syncer<'_> {
             }
         }
         if reset {
+            if !loaded {
+                (known, _) = tx.entries().await?;
+                known.retain(|id, _| !listed.contains(id));
+            }
             // A full listing: whatever the cache holds beyond it is gone on the server.
-            for id in tx.ids().await? {
-                if !listed.contains(&id) {
-                    if let Some((v, _, el)) = tx.object_entry(id).await? {
-                        let st = tx.vault_state(v).await?;
-                        let set = sets.get(v, &st)?;
-                        set.0 -= 1;
-                        set.1.remove(
-                            &SetElement::from_bytes(&el)
-                                .map_err(|_| ClientError::integrity("bad cached element"))?,
-                        )?;
-                    }
-                    tx.delete_object(id).await?;
+            let gone: Vec<Uuid> = known
+                .keys()
+                .filter(|id| !listed.contains(id))
+                .copied()
+                .collect();
+            for id in gone {
+                if let Some((v, el)) = known.remove(&id) {
+                    let set = sets.get(v, &no_state)?;
+                    set.0 -= 1;
+                    set.1.remove(
+                        &SetElement::from_bytes(&el)
+                            .map_err(|_| ClientError::integrity("bad cached element"))?,
+                    )?;
                 }
+                tx.delete_object(id).await?;
             }
         }
         // Every vault must match its newest signed manifest.

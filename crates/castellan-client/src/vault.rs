@@ -373,6 +373,26 @@ impl VaultSession {
         Ok(id)
     }
 
+    /// Creates many items with one sync at the end (imports); returns their ids.
+    pub async fn create_items(
+        &mut self,
+        profile: VaultKindDto,
+        items: &[ItemData],
+    ) -> ClientResult<Vec<Uuid>> {
+        let vault = self.account.vault(profile)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for data in items {
+            let id = Uuid::new_v4();
+            let key = SymmetricKey::generate();
+            let sealed = codec::seal_item(&self.account, vault, id, &key, 1, data)?;
+            let dto = Self::item_dto(vault, id, 1, data.trashed, sealed);
+            self.cache.enqueue(id, None, Some(&dto), now()).await?;
+            ids.push(id);
+        }
+        self.sync().await?;
+        Ok(ids)
+    }
+
     async fn update_item_queued(
         &mut self,
         id: Uuid,
