@@ -32,7 +32,7 @@ use uuid::Uuid;
 pub mod sql;
 
 /// Connections of a file-backed store: WAL allows any number of readers next to one writer.
-const MAX_CONNECTIONS: u32 = 4;
+const MAX_CONNECTIONS: u32 = 8;
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -932,6 +932,18 @@ impl Store for SqliteStore {
             "value",
         )?;
         let reset = since > position || since < floor;
+        if !reset && since == position {
+            // Nothing was written anywhere since the cursor: the common case of a client that
+            // is up to date, answered without touching the user's rows.
+            tx.commit().await.map_err(backend)?;
+            return Ok(ChangePage {
+                objects: Vec::new(),
+                tombstones: Vec::new(),
+                cursor: since,
+                has_more: false,
+                reset: false,
+            });
+        }
         let from = if reset { 0 } else { since };
 
         let object_rows = sqlx::query(sql::FEED_OBJECTS)
