@@ -145,9 +145,19 @@ impl Cache {
                 detail: e.to_string(),
             })?;
         #[cfg(unix)]
-        if !existed {
+        {
+            // Private to the user, whether just created or found with looser permissions.
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+            let _ = existed;
+            for f in [
+                path.clone(),
+                home.join("cache.sqlite3-wal"),
+                home.join("cache.sqlite3-shm"),
+            ] {
+                if f.exists() {
+                    let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+                }
+            }
         }
         for stmt in SCHEMA {
             sqlx::query(stmt)

@@ -5,7 +5,8 @@
 //!   Key, the account key wrapped under the local unlock key, the last verified key set, the
 //!   session token and the lock flag. No key is stored in the clear: the account key needs the
 //!   master password (Argon2id) and the Secret Key to unwrap.
-//! - `versions.json`: the highest version seen per object (rollback detection).
+//! - `cache.sqlite3`: the offline cache (see `cache.rs`): server ciphertext, queued changes,
+//!   the highest version seen per object and the pinned manifest counters.
 //!
 //! A file that cannot be parsed is reported and never overwritten.
 
@@ -161,14 +162,6 @@ impl Home {
 
     pub fn save_device(&self, state: &DeviceState) -> ClientResult<()> {
         self.write_json(DEVICE_FILE, state)
-    }
-
-    pub fn load_versions(&self) -> ClientResult<SeenVersions> {
-        Ok(self.read_json(VERSIONS_FILE)?.unwrap_or_default())
-    }
-
-    pub fn save_versions(&self, v: &SeenVersions) -> ClientResult<()> {
-        self.write_json(VERSIONS_FILE, v)
     }
 
     /// Forgets the account on this device (logout).

@@ -63,6 +63,7 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
             let id = s.rename_folder(profile(p), &path, &new_name).await?;
             ok(
                 ctx,
+                &s,
                 json!({ "id": id, "name": new_name.trim() }),
                 "Renamed.",
             );
@@ -79,7 +80,7 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
                 ));
             }
             let id = s.move_folder(profile(p), &path, to.as_deref()).await?;
-            ok(ctx, json!({ "id": id }), "Moved.");
+            ok(ctx, &s, json!({ "id": id }), "Moved.");
         }
         FolderCommand::Rm {
             path,
@@ -114,6 +115,7 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
             };
             ok(
                 ctx,
+                &s,
                 json!({ "deleted_folders": n_folders, "items": n_items, "items_action": match action { FolderItemsAction::MoveToParent => "move-to-parent", FolderItemsAction::Trash => "trash" } }),
                 &format!("Deleted {n_folders} folder(s); {n_items} item(s) {what}."),
             );
@@ -122,7 +124,10 @@ pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
     Ok(())
 }
 
-fn ok(ctx: &Ctx, v: Value, text: &str) {
+fn ok(ctx: &Ctx, s: &VaultSession, v: Value, text: &str) {
+    if !ctx.json && s.last_sync.as_ref().is_some_and(|r| r.offline) {
+        eprintln!("note: the server is unreachable; the change is saved on this device and will sync when it is back");
+    }
     if ctx.json {
         print_json(&v);
     } else {

@@ -384,7 +384,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                     })
                 })
                 .await?;
-            done(ctx, id, version, &format!("Updated {}.", data.title));
+            done(ctx, &s, id, version, &format!("Updated {}.", data.title));
         }
         ItemCommand::Mv {
             item,
@@ -418,7 +418,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                     Ok(())
                 })
                 .await?;
-            done(ctx, id, version, "Moved.");
+            done(ctx, &s, id, version, "Moved.");
         }
         ItemCommand::Rm { item, purge } => {
             let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
@@ -433,6 +433,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 let (_, version) = s.update_item(id, None, Some(true), |_| Ok(())).await?;
                 done(
                     ctx,
+                    &s,
                     id,
                     version,
                     "Moved to the trash (restore with `castellan item restore`).",
@@ -469,7 +470,8 @@ fn offline_note(ctx: &Ctx, s: &VaultSession) {
     }
 }
 
-fn done(ctx: &Ctx, id: Uuid, version: i64, text: &str) {
+fn done(ctx: &Ctx, s: &VaultSession, id: Uuid, version: i64, text: &str) {
+    offline_note(ctx, s);
     if ctx.json {
         print_json(&json!({ "id": id, "version": version }));
     } else {
@@ -484,7 +486,7 @@ async fn restore(ctx: &Ctx, s: &mut VaultSession, item: &str) -> Result<()> {
         bail!(ClientError::Invalid("the item is not in the trash".into()));
     }
     let (_, version) = s.update_item(id, None, Some(false), |_| Ok(())).await?;
-    done(ctx, id, version, "Restored.");
+    done(ctx, s, id, version, "Restored.");
     Ok(())
 }
 

@@ -21,7 +21,9 @@ pub async fn run(ctx: &Ctx, status_only: bool) -> Result<()> {
     if !state.locked {
         if let Some(mut a) = castellan_agent::AgentClient::connect(&ctx.home).await {
             if a.status().await.map(|s| s.unlocked).unwrap_or(false) {
-                from_agent = Some(a.sync().await?);
+                // An agent error falls back to syncing here, which reports it with its own
+                // exit code (integrity, session, ...).
+                from_agent = a.sync().await.ok();
             }
         }
     }
