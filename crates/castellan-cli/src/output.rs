@@ -59,3 +59,14 @@ pub fn print_json(v: &serde_json::Value) {
         Err(_) => println!("{v}"),
     }
 }
+
+/// A Unix time as RFC 3339 (UTC), or the number if it is out of range.
+pub fn fmt_time(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ts.to_string())
+}

@@ -35,19 +35,10 @@ impl Drop for AgentGuard<'_> {
     }
 }
 
-fn pair(server: &Server, email: &str) -> (Device, Device) {
-    let mut a = Device::new();
-    let sk = a.register(server, email);
-    let mut b = Device::new();
-    b.secret_key = Some(sk);
-    b.ok(&["login", "--server", &server.url, "--email", email]);
-    (a, b)
-}
-
 #[test]
 fn a_change_reaches_the_other_devices_agent_through_push_within_seconds() {
     let server = Server::start();
-    let (a, b) = pair(&server, "push@example.com");
+    let (a, b) = two_devices(&server, "push@example.com");
     let v = b.json(&["agent", "start"]);
     let _guard = AgentGuard(&b);
     assert_eq!(v["unlocked"], true);
@@ -96,7 +87,7 @@ fn a_change_reaches_the_other_devices_agent_through_push_within_seconds() {
 #[test]
 fn without_push_the_agent_still_syncs_on_its_interval_and_flushes_offline_changes() {
     let mut server = Server::start();
-    let (a, b) = pair(&server, "poll@example.com");
+    let (a, b) = two_devices(&server, "poll@example.com");
     b.ok(&["agent", "start", "--no-push", "--interval", "2"]);
     let _guard = AgentGuard(&b);
     a.add(&["--title", "Polled item"]);

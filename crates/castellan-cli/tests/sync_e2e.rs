@@ -18,15 +18,6 @@ fn status_of(list: &Value, id: &str) -> String {
         .to_string()
 }
 
-fn two_devices(server: &Server, email: &str) -> (Device, Device) {
-    let mut a = Device::new();
-    let sk = a.register(server, email);
-    let mut b = Device::new();
-    b.secret_key = Some(sk);
-    b.ok(&["login", "--server", &server.url, "--email", email]);
-    (a, b)
-}
-
 #[test]
 fn offline_edits_of_different_fields_merge_and_of_the_same_field_keep_both_values() {
     let mut server = Server::start();

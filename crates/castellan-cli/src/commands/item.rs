@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{profile, Ctx};
 use crate::cli::{ItemCommand, ItemFieldArgs, TrashCommand};
-use crate::output::print_json;
+use crate::output::{fmt_time, print_json};
 
 /// Finds one item by full id, unique id prefix (4+ characters) or exact title.
 pub fn resolve<'a>(snap: &'a Snapshot, key: &str) -> Result<&'a ItemEntry> {
@@ -559,14 +559,4 @@ fn clip(s: &str, n: usize) -> String {
         out.push('…');
         out
     }
-}
-
-fn fmt_time(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ts.to_string())
 }

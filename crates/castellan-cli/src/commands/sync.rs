@@ -9,7 +9,7 @@ use castellan_types::ObjectKindDto;
 use serde_json::json;
 
 use super::Ctx;
-use crate::output::print_json;
+use crate::output::{fmt_time, print_json};
 
 pub async fn run(ctx: &Ctx, status_only: bool) -> Result<()> {
     if status_only {
@@ -118,14 +118,4 @@ async fn status(ctx: &Ctx) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn fmt_time(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ts.to_string())
 }

@@ -259,3 +259,13 @@ pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// Registers `email` on a first device and logs a second device in to the same account.
+pub fn two_devices(server: &Server, email: &str) -> (Device, Device) {
+    let mut a = Device::new();
+    let sk = a.register(server, email);
+    let mut b = Device::new();
+    b.secret_key = Some(sk);
+    b.ok(&["login", "--server", &server.url, "--email", email]);
+    (a, b)
+}
