@@ -112,12 +112,31 @@ fn without_push_the_agent_still_syncs_on_its_interval_and_flushes_offline_change
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(b.json(&["sync", "--status"])["offline"], 1);
+    let list = b
+        .cmd(&["item", "list", "--json"])
+        .env_remove("CASTELLAN_PASSWORD")
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(
+        list[0]["sync_status"], "offline",
+        "red while the server is down"
+    );
     std::thread::sleep(Duration::from_millis(2500));
     assert!(
         b.json(&["agent", "status"])["last_error"].is_string(),
         "the agent reports the unreachable server"
     );
     server.restart();
+    // Yellow (about to be sent) or already green, never red once the server answers.
+    let list = b
+        .cmd(&["item", "list", "--json"])
+        .env_remove("CASTELLAN_PASSWORD")
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let st = list[0]["sync_status"].as_str().unwrap().to_string();
+    assert!(st == "pending" || st == "synced", "{st}");
     let start = Instant::now();
     loop {
         let st = b.json(&["sync", "--status"]);

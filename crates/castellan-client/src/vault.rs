@@ -167,6 +167,8 @@ pub struct VaultSession {
     cache: Cache,
     /// The report of the last sync run by this session.
     pub last_sync: Option<SyncReport>,
+    /// A running agent keeps the cache in sync: reads use the cache as it is.
+    agent_syncs: bool,
 }
 
 impl VaultSession {
@@ -195,7 +197,13 @@ impl VaultSession {
             api,
             cache,
             last_sync: None,
+            agent_syncs: false,
         })
+    }
+
+    /// Marks that a running agent syncs this device in the background, so reads need not.
+    pub fn set_agent_syncs(&mut self, yes: bool) {
+        self.agent_syncs = yes;
     }
 
     pub fn api(&self) -> &ApiClient {
@@ -276,17 +284,22 @@ impl VaultSession {
             .unwrap_or(1))
     }
 
-    /// Sync status of every object with a queued change (the rest are synced).
+    /// Sync status of every object with a queued change (the rest are synced). A change that
+    /// could not be sent shows as offline (red) while the server is unreachable, and as pending
+    /// (yellow) once it answers again, until the next sync sends it.
     pub async fn statuses(&self) -> ClientResult<HashMap<Uuid, SyncStatus>> {
-        Ok(self
-            .cache
-            .pending()
-            .await?
+        let pending = self.cache.pending().await?;
+        let reachable = if pending.iter().any(|p| p.state == PendingState::Failed) {
+            self.api.health().await.is_ok()
+        } else {
+            false
+        };
+        Ok(pending
             .into_iter()
             .map(|p| {
                 (
                     p.object_id,
-                    if p.state == PendingState::Failed {
+                    if p.state == PendingState::Failed && !reachable {
                         SyncStatus::Offline
                     } else {
                         SyncStatus::Pending
@@ -296,9 +309,12 @@ impl VaultSession {
             .collect())
     }
 
-    /// Syncs (best effort) and returns everything, decrypted and verified.
+    /// Syncs (best effort; not when an agent does it) and returns everything, decrypted and
+    /// verified.
     pub async fn snapshot(&mut self) -> ClientResult<Snapshot> {
-        self.sync().await?;
+        if !self.agent_syncs {
+            self.sync().await?;
+        }
         self.local_snapshot().await
     }
 

@@ -44,7 +44,9 @@ impl Ctx {
                     ak,
                     &state.account,
                 )?;
-                return Ok(VaultSession::from_parts(&self.home, state, account).await?);
+                let mut s = VaultSession::from_parts(&self.home, state, account).await?;
+                s.set_agent_syncs(true);
+                return Ok(s);
             }
         }
         let pw = prompt::master_password(false)?;

@@ -78,12 +78,18 @@ async fn status(ctx: &Ctx) -> Result<()> {
         .iter()
         .filter(|o| o.kind == ObjectKindDto::Item && !queued.contains(&o.id))
         .count();
-    let failed = pending
-        .iter()
-        .filter(|p| p.state == PendingState::Failed)
-        .count();
-    let waiting = pending.len() - failed;
     let reachable = ApiClient::new(&state.server)?.health().await.is_ok();
+    // Changes that could not be sent count as offline while the server is unreachable, and as
+    // pending (about to be sent) once it answers.
+    let failed = if reachable {
+        0
+    } else {
+        pending
+            .iter()
+            .filter(|p| p.state == PendingState::Failed)
+            .count()
+    };
+    let waiting = pending.len() - failed;
     let last_error = pending.iter().find_map(|p| p.last_error.clone());
     if ctx.json {
         print_json(&json!({
