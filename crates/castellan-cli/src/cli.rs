@@ -24,7 +24,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the server (embedded SQLite under --data-dir).
+    /// Run the server (embedded SQLite under --data-dir, or PostgreSQL with --database-url).
     Server(ServerArgs),
     /// Create an account; prints the Secret Key for your Emergency Kit.
     Register(AccountArgs),
@@ -81,6 +81,11 @@ pub struct ServerArgs {
     /// Directory for the database and server state.
     #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Database instead of the SQLite file in --data-dir: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// (or postgresql://; several servers may share one database), or sqlite://PATH. Prefer the
+    /// environment variable for a URL with a password: command lines are visible to other users.
+    #[arg(long, env = "CASTELLAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8087", env = "CASTELLAN_BIND")]
     pub bind: String,
@@ -90,6 +95,25 @@ pub struct ServerArgs {
     /// Failed logins allowed per account per 15 minutes.
     #[arg(long, default_value_t = 10)]
     pub max_failed_logins: u32,
+}
+
+/// A database URL as given; printed (`Debug`) without its password.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&castellan_server::redact_database_url(&self.0))
+            .finish()
+    }
 }
 
 #[derive(Subcommand, Debug)]

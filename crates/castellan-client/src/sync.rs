@@ -81,10 +81,11 @@ struct SyncLock(std::fs::File);
 impl SyncLock {
     async fn acquire(home: &Home) -> ClientResult<SyncLock> {
         let path = home.dir().join("sync.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let f = opts
             .open(&path)
             .map_err(|e| ClientError::io(format!("cannot open {}", path.display()), e))?;
         for _ in 0..600 {

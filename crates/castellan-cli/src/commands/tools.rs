@@ -23,7 +23,8 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     };
     let mut settings = Settings::default();
     settings.rate_limits.failed_logins_per_account = args.max_failed_logins;
-    castellan_server::run(&args.data_dir, &args.bind, settings).await?;
+    let database_url = args.database_url.as_ref().map(|url| url.0.as_str());
+    castellan_server::run(&args.data_dir, database_url, &args.bind, settings).await?;
     Ok(())
 }
 
