@@ -141,6 +141,9 @@ async fn wait_for(
     }
 }
 
+/// Round-robin over the server's instances across reconnections.
+static NEXT_INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// One subscription: connects, then reads events until the stream fails.
 async fn subscribe(agent: &Agent, http: &reqwest::Client) -> PushEnd {
     let failed = |reason: String| PushEnd::Failed {
@@ -155,11 +158,13 @@ async fn subscribe(agent: &Agent, http: &reqwest::Client) -> PushEnd {
     let Some(token) = device.session_token else {
         return PushEnd::Unauthorized;
     };
-    let url = format!(
-        "{}{}/events",
-        device.server.trim().trim_end_matches('/'),
-        castellan_types::API_PREFIX
-    );
+    // With several server instances, each reconnection tries the next one.
+    let urls = match castellan_client::api::server_urls(&device.server) {
+        Ok(u) => u,
+        Err(e) => return failed(e.to_string()),
+    };
+    let pick = NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % urls.len();
+    let url = format!("{}{}/events", urls[pick], castellan_types::API_PREFIX);
     let request = http
         .get(&url)
         .bearer_auth(token)

@@ -1,5 +1,7 @@
 //! Typed calls to the server's HTTP API.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use castellan_types::*;
@@ -13,31 +15,52 @@ use crate::{ClientError, ClientResult};
 /// Largest response body the client reads, in bytes.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Splits a server setting into base URLs: one URL, or several separated by commas for a
+/// deployment of several instances (the client fails over between them).
+pub fn server_urls(server: &str) -> ClientResult<Vec<String>> {
+    let urls: Vec<String> = server
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err(ClientError::Invalid("no server URL given".into()));
+    }
+    for u in &urls {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(ClientError::Invalid(format!(
+                "server URL must start with http:// or https:// (got {u:?})"
+            )));
+        }
+    }
+    Ok(urls)
+}
+
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
-    base: String,
+    bases: Vec<String>,
+    /// The instance that answered last; tried first next time.
+    preferred: Arc<AtomicUsize>,
     token: Option<String>,
 }
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiClient")
-            .field("base", &self.base)
+            .field("bases", &self.bases)
             .field("authenticated", &self.token.is_some())
             .finish()
     }
 }
 
 impl ApiClient {
-    /// `server` is the base URL, for example `http://127.0.0.1:8087`.
+    /// `server` is the base URL, for example `http://127.0.0.1:8087`, or several separated by
+    /// commas. A request that cannot reach one instance (refused, reset, timed out) is sent to
+    /// the next; writes are safe to repeat because every write is a compare-and-swap and the
+    /// sync recognises a write that already landed.
     pub fn new(server: &str) -> ClientResult<Self> {
-        let base = server.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Invalid(format!(
-                "server URL must start with http:// or https:// (got {server:?})"
-            )));
-        }
+        let bases = server_urls(server)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -46,7 +69,8 @@ impl ApiClient {
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(ApiClient {
             http,
-            base,
+            bases,
+            preferred: Arc::new(AtomicUsize::new(0)),
             token: None,
         })
     }
@@ -56,8 +80,9 @@ impl ApiClient {
         self
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
+    /// The server setting as given (several URLs joined by commas).
+    pub fn base_url(&self) -> String {
+        self.bases.join(",")
     }
 
     async fn call<B: Serialize, R: DeserializeOwned>(
@@ -76,7 +101,33 @@ impl ApiClient {
         path: &str,
         body: Option<&B>,
     ) -> ClientResult<Vec<u8>> {
-        let url = format!("{}{}{}", self.base, API_PREFIX, path);
+        let n = self.bases.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for i in 0..n {
+            let idx = (first + i) % n;
+            match self
+                .call_one(&self.bases[idx], method.clone(), path, body)
+                .await
+            {
+                Err(e @ ClientError::Unreachable { .. }) => last = Some(e),
+                other => {
+                    self.preferred.store(idx, Ordering::Relaxed);
+                    return other;
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Protocol("no server".into())))
+    }
+
+    async fn call_one<B: Serialize>(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> ClientResult<Vec<u8>> {
+        let url = format!("{base}{API_PREFIX}{path}");
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -85,7 +136,7 @@ impl ApiClient {
             req = req.json(b);
         }
         let resp = req.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
+            url: base.to_string(),
             detail: short(&e),
         })?;
         let status = resp.status();
@@ -96,7 +147,7 @@ impl ApiClient {
             return Err(ClientError::Protocol("response too large".into()));
         }
         let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
+            url: base.to_string(),
             detail: short(&e),
         })?;
         if bytes.len() > MAX_RESPONSE_BYTES {
