@@ -139,6 +139,29 @@ fn a_corrupted_client_state_is_reported_and_left_untouched() {
     let list = a.json(&["item", "list"]);
     assert_eq!(list[0]["title"], "Keep me");
 
+    // A corrupted offline cache is reported and left as it is; moved away, the device rebuilds
+    // it from the server.
+    let cache = a.home.path().join("cache.sqlite3");
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(a.home.path().join(format!("cache.sqlite3{ext}")));
+    }
+    std::fs::write(
+        &cache,
+        b"this is not a database, it is garbage of some length......",
+    )
+    .unwrap();
+    let (code, msg) = a.fails(&["item", "list"]);
+    assert_eq!(code, 1, "{msg}");
+    assert!(msg.contains("corrupted"), "{msg}");
+    assert!(
+        std::fs::read(&cache)
+            .unwrap()
+            .starts_with(b"this is not a database"),
+        "left untouched"
+    );
+    std::fs::rename(&cache, a.home.path().join("cache.broken")).unwrap();
+    assert_eq!(a.json(&["item", "list"])[0]["title"], "Keep me");
+
     // A tampered local key wrap cannot be opened and is reported, not silently replaced.
     let mut state: Value = serde_json::from_slice(&original).unwrap();
     state["local_wrap"] = Value::String("AAAA".into());
