@@ -1,9 +1,11 @@
 //! Load driver for the server: real HTTP over loopback against a server on a temporary SQLite
-//! database. Measures item create (PUT) and read (GET) latency, sequential and with concurrent
-//! clients, and the sync workload: a full sync of a 10,000-item vault through `GET /sync`, a
-//! delta sync after one change (1,000- and 10,000-item vaults), and concurrent no-change delta
-//! syncs. Run with `cargo bench -p castellan-cli --bench server_load` (add `-- --quick` for a
-//! short run). Figures go to docs/benchmarks.md.
+//! database, or on PostgreSQL when `CASTELLAN_BENCH_DATABASE_URL` is set (a `postgres://` URL of
+//! an empty database: the bench creates its tables with `PgStore::connect` and fills them).
+//! Measures item create (PUT) and read (GET) latency, sequential and with concurrent clients,
+//! and the sync workload: a full sync of a 10,000-item vault through `GET /sync`, a delta sync
+//! after one change (1,000- and 10,000-item vaults), and concurrent no-change delta syncs. Run
+//! with `cargo bench -p castellan-cli --bench server_load` (add `-- --quick` for a short run).
+//! Figures go to docs/benchmarks.md.
 //!
 //! Every write carries the next manifest of its vault (a dummy 200-byte blob: the server checks
 //! only the counter). Writes to one vault are serial by design (the manifest counter is a
@@ -13,6 +15,7 @@
 //! ([`RawHttp`]) so that the exact response size is known; the time includes reading the whole
 //! body and parsing the JSON into `SyncResponse`.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use castellan_client::account;
@@ -28,7 +31,7 @@ use castellan_types::{
     VaultKindDto,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
 const PASSWORD: &str = "benchmark password";
@@ -303,6 +306,80 @@ impl RawHttp {
     }
 }
 
+/// The server under test, on loopback.
+struct BenchServer {
+    url: String,
+    /// The store, for the report.
+    backend: String,
+    /// The SQLite database's directory, kept until the end.
+    _data: Option<tempfile::TempDir>,
+}
+
+/// The database of the server: `CASTELLAN_BENCH_DATABASE_URL` (PostgreSQL) when set.
+const DATABASE_URL_VAR: &str = "CASTELLAN_BENCH_DATABASE_URL";
+
+/// Starts the server on PostgreSQL (`CASTELLAN_BENCH_DATABASE_URL`, an empty database) or on
+/// SQLite in a temporary directory. Only the opening of the store differs; both are served by
+/// the generic `castellan_server::serve` through [`spawn_server`] and measured by the same code.
+async fn start_server() -> BenchServer {
+    match std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(db) => {
+            let shown = castellan_server::redact_database_url(&db);
+            let store = castellan_store_postgres::PgStore::connect(&db)
+                .await
+                .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR} ({shown}): {e}"));
+            BenchServer {
+                url: spawn_server(|l| {
+                    castellan_server::serve(store, Default::default(), l, std::future::pending())
+                })
+                .await,
+                backend: format!(
+                    "PostgreSQL {shown} (pool of {})",
+                    castellan_store_postgres::DEFAULT_MAX_CONNECTIONS
+                ),
+                _data: None,
+            }
+        }
+        None => {
+            let data = tempfile::tempdir().unwrap();
+            let store =
+                castellan_store_sqlite::SqliteStore::open(&data.path().join("bench.sqlite3"))
+                    .await
+                    .unwrap();
+            BenchServer {
+                url: spawn_server(|l| {
+                    castellan_server::serve(store, Default::default(), l, std::future::pending())
+                })
+                .await,
+                backend: "SQLite (WAL)".into(),
+                _data: Some(data),
+            }
+        }
+    }
+}
+
+/// Binds a free loopback port and runs `serve` on it in the background (the bench's runtime, so
+/// the server and the load generator share its 2 worker threads); returns the base URL.
+/// `castellan-store` (the `Store` trait) is not a dependency of this package, so the generic
+/// part is the serving future rather than a `S: Store` parameter.
+async fn spawn_server<F>(serve: impl FnOnce(TcpListener) -> F) -> String
+where
+    F: Future<Output = Result<(), castellan_server::ServerError>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = serve(listener);
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            panic!("bench server: {e}");
+        }
+    });
+    url
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = if quick { 300 } else { 2000 };
@@ -312,11 +389,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let data = tempfile::tempdir().unwrap();
-        let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("bench.sqlite3")).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(castellan_server::serve(store, castellan_server::Settings::default(), listener, std::future::pending()));
+        let server = start_server().await;
+        let url = server.url.clone();
 
         let home_dir = tempfile::tempdir().unwrap();
         let home = Home::new(home_dir.path());
@@ -351,7 +425,7 @@ fn main() {
         }
         let api = ApiClient::new(&url).unwrap().with_token(token);
 
-        println!("castellan server load driver: {n} items, SQLite (WAL), loopback HTTP/1.1, 2 server worker threads");
+        println!("castellan server load driver: {n} items, {}, loopback HTTP/1.1, 2 server worker threads", server.backend);
         let half = n / 2;
         let start = Instant::now();
         let mut lat = Vec::new();

@@ -1,9 +1,12 @@
-//! End-to-end sync cost on the client side, over loopback against a real server on SQLite: a
-//! first full sync of a large vault on a new device (fetch, verify every object against the
-//! signed manifest, store in the offline cache), then decrypting and indexing it, then a delta
-//! sync with one change. Run with `cargo bench -p castellan-cli --bench sync_client`
-//! (`-- --quick` for 1,000 items instead of 10,000).
+//! End-to-end sync cost on the client side, over loopback against a real server on SQLite (or
+//! on PostgreSQL when `CASTELLAN_BENCH_DATABASE_URL` is set: a `postgres://` URL of an empty
+//! database, whose tables the bench creates with `PgStore::connect`): a first full sync of a
+//! large vault on a new device (fetch, verify every object against the signed manifest, store
+//! in the offline cache), then decrypting and indexing it, then a delta sync with one change.
+//! Run with `cargo bench -p castellan-cli --bench sync_client` (`-- --quick` for 1,000 items
+//! instead of 10,000).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use castellan_client::account;
@@ -12,11 +15,86 @@ use castellan_client::item::{ItemData, ItemType};
 use castellan_client::sync::sync_now;
 use castellan_client::vault::VaultSession;
 use castellan_types::VaultKindDto;
+use tokio::net::TcpListener;
 
 const PW: &str = "benchmark password";
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The server under test, on loopback.
+struct BenchServer {
+    url: String,
+    /// The store, for the report.
+    backend: String,
+    /// The SQLite database's directory, kept until the end.
+    _data: Option<tempfile::TempDir>,
+}
+
+/// The database of the server: `CASTELLAN_BENCH_DATABASE_URL` (PostgreSQL) when set.
+const DATABASE_URL_VAR: &str = "CASTELLAN_BENCH_DATABASE_URL";
+
+/// Starts the server on PostgreSQL (`CASTELLAN_BENCH_DATABASE_URL`, an empty database) or on
+/// SQLite in a temporary directory. Only the opening of the store differs; both are served by
+/// the generic `castellan_server::serve` through [`spawn_server`] and measured by the same code.
+async fn start_server() -> BenchServer {
+    match std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(db) => {
+            let shown = castellan_server::redact_database_url(&db);
+            let store = castellan_store_postgres::PgStore::connect(&db)
+                .await
+                .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR} ({shown}): {e}"));
+            BenchServer {
+                url: spawn_server(|l| {
+                    castellan_server::serve(store, Default::default(), l, std::future::pending())
+                })
+                .await,
+                backend: format!(
+                    "PostgreSQL {shown} (pool of {})",
+                    castellan_store_postgres::DEFAULT_MAX_CONNECTIONS
+                ),
+                _data: None,
+            }
+        }
+        None => {
+            let data = tempfile::tempdir().unwrap();
+            let store =
+                castellan_store_sqlite::SqliteStore::open(&data.path().join("bench.sqlite3"))
+                    .await
+                    .unwrap();
+            BenchServer {
+                url: spawn_server(|l| {
+                    castellan_server::serve(store, Default::default(), l, std::future::pending())
+                })
+                .await,
+                backend: "SQLite (WAL)".into(),
+                _data: Some(data),
+            }
+        }
+    }
+}
+
+/// Binds a free loopback port and runs `serve` on it in the background (the bench's runtime, so
+/// the server and the client share its 2 worker threads); returns the base URL.
+/// `castellan-store` (the `Store` trait) is not a dependency of this package, so the generic
+/// part is the serving future rather than a `S: Store` parameter.
+async fn spawn_server<F>(serve: impl FnOnce(TcpListener) -> F) -> String
+where
+    F: Future<Output = Result<(), castellan_server::ServerError>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = serve(listener);
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            panic!("bench server: {e}");
+        }
+    });
+    url
 }
 
 fn main() {
@@ -28,11 +106,9 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let data = tempfile::tempdir().unwrap();
-        let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("bench.sqlite3")).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(castellan_server::serve(store, castellan_server::Settings::default(), listener, std::future::pending()));
+        let server = start_server().await;
+        let url = server.url.clone();
+        println!("server: {}, loopback HTTP/1.1, sharing the bench's 2 worker threads", server.backend);
 
         let d1 = tempfile::tempdir().unwrap();
         let h1 = Home::new(d1.path());

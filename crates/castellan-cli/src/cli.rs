@@ -24,7 +24,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the server (embedded SQLite under --data-dir, or PostgreSQL with --database-url).
+    /// Run the server (embedded SQLite under --data-dir, or PostgreSQL with --database-url);
+    /// `server migrate-db`, `server backup` and `server restore` are operator commands.
     Server(ServerArgs),
     /// Create an account; prints the Secret Key for your Emergency Kit.
     Register(AccountArgs),
@@ -76,8 +77,13 @@ pub enum Command {
     },
 }
 
+/// Without a subcommand, runs the server with the options below. The subcommands are operator
+/// commands that do not start a server (see docs/operations.md).
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
     /// Directory for the database and server state.
     #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -95,6 +101,61 @@ pub struct ServerArgs {
     /// Failed logins allowed per account per 15 minutes.
     #[arg(long, default_value_t = 10)]
     pub max_failed_logins: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServerCommand {
+    /// Copy a SQLite deployment into a new, empty PostgreSQL database and verify the copy (row
+    /// counts and content checksums of every table). Stop the server first: writes made after
+    /// the copy starts are not copied. Refuses a target that is not empty; on any failure
+    /// nothing is written.
+    MigrateDb(MigrateDbArgs),
+    /// Write a consistent backup of a SQLite deployment to a new file (mode 0600), safe while
+    /// the server runs. For PostgreSQL use pg_dump (see docs/operations.md).
+    Backup(BackupArgs),
+    /// Replace a SQLite deployment's database with a backup file. Stop the server first.
+    Restore(RestoreArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateDbArgs {
+    /// The SQLite database to copy: sqlite://PATH (a directory means its castellan.sqlite3).
+    #[arg(long, value_name = "URL")]
+    pub from: DatabaseUrl,
+    /// The PostgreSQL database to copy into: postgres://USER[:PASSWORD]@HOST[:PORT]/DB. It must
+    /// be empty (a new database). The password can also come from PGPASSWORD or ~/.pgpass.
+    #[arg(long, value_name = "URL")]
+    pub to: DatabaseUrl,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The backup file to write; it must not exist.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    /// The deployment's data directory (its castellan.sqlite3 is backed up).
+    #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The database instead of the one in --data-dir: sqlite://PATH. (A postgres:// URL is
+    /// refused: use pg_dump.)
+    #[arg(long, env = "CASTELLAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup file (written by `castellan server backup`).
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The data directory to restore into (as castellan.sqlite3; created if missing).
+    #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The database file to restore into instead of the one in --data-dir: sqlite://PATH.
+    #[arg(long, env = "CASTELLAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+    /// Replace an existing database (stop the server that uses it first).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A database URL as given; printed (`Debug`) without its password.

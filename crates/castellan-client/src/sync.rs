@@ -447,6 +447,10 @@ impl Syncer<'_> {
                         ..
                     }) => {
                         self.pull().await?;
+                        if self.drop_if_applied(&op).await? {
+                            done = true;
+                            break;
+                        }
                         match self.resolve(&op).await? {
                             Some(next) => {
                                 report.conflicts += 1;
@@ -492,18 +496,10 @@ impl Syncer<'_> {
 
     /// Sends one queued change with the next manifests, and applies the accepted result.
     async fn push_one(&self, op: &PendingOp) -> ClientResult<()> {
-        let current = self.cache.object(op.object_id).await?;
-        // Already applied (an earlier attempt reached the server but its answer was lost).
-        let already = match (&current, &op.target) {
-            (Some(c), Some(t)) => manifest::element(c) == manifest::element(t),
-            (None, None) => op.base.is_some(),
-            _ => false,
-        };
-        if already {
-            let mut tx = self.cache.begin().await?;
-            tx.remove_op(op.op).await?;
-            return tx.commit().await;
+        if self.drop_if_applied(op).await? {
+            return Ok(());
         }
+        let current = self.cache.object(op.object_id).await?;
         // The server state moved since the change was made (we learned it in the pull).
         let base_version = op.base.as_ref().map(|b| b.version);
         if current.as_ref().map(|c| c.version) != base_version {
@@ -613,6 +609,24 @@ impl Syncer<'_> {
         }
         tx.remove_op(op.op).await?;
         tx.commit().await
+    }
+
+    /// A change whose earlier attempt reached the server although its answer was lost is
+    /// already in the (freshly pulled) cache: drop it from the queue instead of sending or
+    /// merging it again.
+    async fn drop_if_applied(&self, op: &PendingOp) -> ClientResult<bool> {
+        let current = self.cache.object(op.object_id).await?;
+        let applied = match (&current, &op.target) {
+            (Some(c), Some(t)) => manifest::element(c) == manifest::element(t),
+            (None, None) => op.base.is_some(),
+            _ => false,
+        };
+        if applied {
+            let mut tx = self.cache.begin().await?;
+            tx.remove_op(op.op).await?;
+            tx.commit().await?;
+        }
+        Ok(applied)
     }
 
     /// Rebuilds a queued change against the server's newer state. Returns the op to retry, or

@@ -9,9 +9,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 mod error;
 mod extract;
 pub mod hints;
+pub mod migrate;
 mod openapi;
 mod ratelimit;
 mod routes;

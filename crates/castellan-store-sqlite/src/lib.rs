@@ -38,6 +38,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The versions of the migrations this build applies, ascending (the schema version is the
+/// last). A database whose applied migrations (`_sqlx_migrations`) are exactly these has the
+/// schema this build reads and writes. Migration numbers stay in step between the backends.
+pub fn schema_versions() -> Vec<i64> {
+    MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect()
+}
+
 /// The SQLite store. Cheap to clone (it is a connection pool handle).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -1,15 +1,34 @@
-//! `castellan server` and `castellan generate`.
+//! `castellan server` (and its operator subcommands `migrate-db`, `backup`, `restore`) and
+//! `castellan generate`.
 
 use anyhow::Result;
 use castellan_crypto::{generate_password, PasswordPolicy};
+use castellan_server::migrate::{Phase, Progress};
 use castellan_server::Settings;
+use clap::Parser;
 use serde_json::json;
 
 use super::Ctx;
-use crate::cli::{GenerateArgs, LogFormat, ServerArgs};
+use crate::cli::{
+    BackupArgs, Cli, GenerateArgs, LogFormat, MigrateDbArgs, RestoreArgs, ServerArgs, ServerCommand,
+};
 use crate::output::print_json;
 
-pub async fn server(args: ServerArgs) -> Result<()> {
+/// Tables with at least this many rows get progress lines on stderr during `migrate-db`.
+const PROGRESS_MIN_ROWS: u64 = 10_000;
+
+/// The global `--json` flag (`server` gets only its own arguments).
+fn json_output() -> bool {
+    Cli::try_parse().map(|c| c.json).unwrap_or(false)
+}
+
+pub async fn server(mut args: ServerArgs) -> Result<()> {
+    match args.command.take() {
+        Some(ServerCommand::MigrateDb(a)) => return migrate_db(a, json_output()).await,
+        Some(ServerCommand::Backup(a)) => return backup(a, json_output()).await,
+        Some(ServerCommand::Restore(a)) => return restore(a, json_output()).await,
+        None => {}
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASTELLAN_LOG")
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
     let builder = tracing_subscriber::fmt()
@@ -25,6 +44,116 @@ pub async fn server(args: ServerArgs) -> Result<()> {
     settings.rate_limits.failed_logins_per_account = args.max_failed_logins;
     let database_url = args.database_url.as_ref().map(|url| url.0.as_str());
     castellan_server::run(&args.data_dir, database_url, &args.bind, settings).await?;
+    Ok(())
+}
+
+async fn migrate_db(a: MigrateDbArgs, json: bool) -> Result<()> {
+    let mut on_progress = |p: Progress| {
+        if p.total >= PROGRESS_MIN_ROWS {
+            let verb = match p.phase {
+                Phase::Copy => "copied",
+                Phase::Verify => "verified",
+            };
+            eprintln!(
+                "migrate-db: {}: {verb} {}/{} rows",
+                p.table, p.done, p.total
+            );
+        }
+    };
+    let report =
+        castellan_server::migrate::migrate_sqlite_to_postgres(&a.from.0, &a.to.0, &mut on_progress)
+            .await?;
+    if json {
+        print_json(&json!({
+            "source": report.source,
+            "target": report.target,
+            "schema_version": report.schema_version,
+            "feed_counter": report.feed_counter,
+            "feed_floor": report.feed_floor,
+            "verified": report.tables.iter().all(|t| t.ok),
+            "tables": report.tables,
+        }));
+        return Ok(());
+    }
+    println!(
+        "Copied {} into {} (schema version {}).",
+        report.source.display(),
+        report.target,
+        report.schema_version
+    );
+    println!("{:<16} {:>10}  {:<18} check", "table", "rows", "sha256");
+    for t in &report.tables {
+        println!(
+            "{:<16} {:>10}  {:<18} {}",
+            t.table,
+            t.rows,
+            format!("{}…", &t.sha256[..16.min(t.sha256.len())]),
+            if t.ok { "ok" } else { "MISMATCH" }
+        );
+    }
+    println!(
+        "Feed position {} and feed floor {} carried over: devices keep their sync cursors and \
+         sessions.",
+        report.feed_counter, report.feed_floor
+    );
+    println!(
+        "Verified: all {} tables have the same row counts and content checksums in the copy.",
+        report.tables.len()
+    );
+    Ok(())
+}
+
+async fn backup(a: BackupArgs, json: bool) -> Result<()> {
+    // An empty variable counts as unset (docs/cli.md).
+    let url = a
+        .database_url
+        .as_ref()
+        .map(|u| u.0.as_str())
+        .filter(|u| !u.trim().is_empty());
+    let r = castellan_server::backup::backup(&a.data_dir, url, &a.to).await?;
+    if json {
+        print_json(&serde_json::to_value(&r)?);
+    } else {
+        println!(
+            "Backed up {} to {} ({} bytes, schema version {}, {} account(s), {} object(s); \
+             checked).",
+            r.database.display(),
+            r.backup.display(),
+            r.bytes,
+            r.schema_version,
+            r.users,
+            r.objects
+        );
+    }
+    Ok(())
+}
+
+async fn restore(a: RestoreArgs, json: bool) -> Result<()> {
+    // An empty variable counts as unset (docs/cli.md).
+    let url = a
+        .database_url
+        .as_ref()
+        .map(|u| u.0.as_str())
+        .filter(|u| !u.trim().is_empty());
+    let r = castellan_server::backup::restore(&a.data_dir, url, &a.from, a.force).await?;
+    if json {
+        print_json(&serde_json::to_value(&r)?);
+    } else {
+        println!(
+            "Restored {} into {} ({} bytes, schema version {}, {} account(s), {} object(s){}).",
+            r.backup.display(),
+            r.database.display(),
+            r.bytes,
+            r.schema_version,
+            r.users,
+            r.objects,
+            if r.replaced {
+                "; the previous database was replaced"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 

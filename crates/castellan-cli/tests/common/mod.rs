@@ -269,3 +269,235 @@ pub fn two_devices(server: &Server, email: &str) -> (Device, Device) {
     b.ok(&["login", "--server", &server.url, "--email", email]);
     (a, b)
 }
+
+// ---- PostgreSQL: a fresh database per test, and server instances that share it ----
+
+/// The PostgreSQL server the tests use: `CASTELLAN_TEST_PG_URL`, by default the local one.
+pub const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn test_pg_url() -> String {
+    std::env::var("CASTELLAN_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_PG_URL.to_string())
+}
+
+/// `url` with its database (the path) replaced by `database`; query parameters are kept.
+pub fn pg_url_with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path = base[authority..]
+        .find('/')
+        .map(|i| authority + i)
+        .unwrap_or(base.len());
+    match query {
+        Some(q) => format!("{}/{database}?{q}", &base[..path]),
+        None => format!("{}/{database}", &base[..path]),
+    }
+}
+
+/// Runs one SQL command with the `psql` binary; returns its unaligned, tuples-only output.
+pub fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `psql` (is the PostgreSQL client installed?): {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// A fresh database `castellan_test_<uuid>` on the server of [`test_pg_url`], dropped
+/// (`WITH (FORCE)`, so open connections do not keep it) when this value is dropped. Panics with
+/// a clear message when PostgreSQL is unreachable: these tests fail rather than skip.
+pub struct PgDatabase {
+    pub name: String,
+    /// The URL of the new database.
+    pub url: String,
+    admin_url: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        let admin_url = test_pg_url();
+        let name = format!("castellan_test_{}", uuid::Uuid::new_v4().simple());
+        if let Err(e) = psql(&admin_url, &format!("CREATE DATABASE {name}")) {
+            panic!(
+                "PostgreSQL tests need a reachable server: cannot create a database through \
+                 {admin_url} (set CASTELLAN_TEST_PG_URL to a postgres:// URL of a user allowed \
+                 to create databases): {e}"
+            );
+        }
+        PgDatabase {
+            url: pg_url_with_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+
+    /// One SQL command on this database (panics on error).
+    pub fn query(&self, sql: &str) -> String {
+        psql(&self.url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = psql(&self.admin_url, &sql) {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// A `castellan server --database-url URL` process: one instance of a deployment whose
+/// instances share one database. Its stderr goes to `server.log` in its (otherwise unused)
+/// data directory, and is shown when it fails to start.
+pub struct DbServer {
+    child: Option<Child>,
+    pub url: String,
+    pub addr: String,
+    pub database_url: String,
+    pub data: tempfile::TempDir,
+}
+
+impl DbServer {
+    /// Starts an instance on a free loopback port with a temporary data directory.
+    pub fn start(database_url: &str) -> DbServer {
+        let addr = format!("127.0.0.1:{}", free_port());
+        Self::start_at(tempfile::tempdir().unwrap(), &addr, database_url)
+    }
+
+    /// Starts an instance on `addr` with `data` as its data directory.
+    pub fn start_at(data: tempfile::TempDir, addr: &str, database_url: &str) -> DbServer {
+        let mut s = DbServer {
+            child: None,
+            url: format!("http://{addr}"),
+            addr: addr.to_string(),
+            database_url: database_url.to_string(),
+            data,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("server log file");
+        let child = Command::new(bin())
+            .args(["server", "--data-dir"])
+            .arg(self.data.path())
+            .args(["--bind", &self.addr, "--database-url", &self.database_url])
+            .env("CASTELLAN_LOG", "warn")
+            .env_remove("CASTELLAN_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn server");
+        self.child = Some(child);
+        self.wait_healthy();
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "server on {} (database {}) exited with {status} before it was healthy: {}",
+                    self.addr,
+                    self.database_url,
+                    self.log()
+                );
+            }
+            if let Some((200, _)) = http(&self.addr, "GET", "/api/v1/health", None, &[]) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "server on {} did not become healthy: {}",
+            self.addr,
+            self.log()
+        );
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data.path().join("server.log")
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Kills the instance with SIGKILL (no graceful shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the instance again on the same address and database.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for DbServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Device {
+    /// `register` against a server setting given as a string (one URL or several, comma
+    /// separated); returns the Secret Key.
+    pub fn register_at(&mut self, server: &str, email: &str) -> String {
+        let v = self.json(&["register", "--server", server, "--email", email]);
+        let sk = v["secret_key"].as_str().expect("secret_key").to_string();
+        self.secret_key = Some(sk.clone());
+        sk
+    }
+
+    /// A new device logged in to the account `email` (Secret Key `secret_key`) through
+    /// `server` (one URL or several, comma separated).
+    pub fn login_at(server: &str, email: &str, secret_key: &str) -> Device {
+        let mut d = Device::new();
+        d.secret_key = Some(secret_key.to_string());
+        d.ok(&["login", "--server", server, "--email", email]);
+        d
+    }
+}
