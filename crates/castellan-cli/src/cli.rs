@@ -84,23 +84,29 @@ pub enum Command {
 pub struct ServerArgs {
     #[command(subcommand)]
     pub command: Option<ServerCommand>,
-    /// Directory for the database and server state.
-    #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
-    pub data_dir: PathBuf,
+    /// A TOML configuration file with any of: data_dir, database_url, bind, log_format,
+    /// max_failed_logins. Flags and environment variables take precedence over it.
+    #[arg(long, env = "CASTELLAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the database and server state [default: ./castellan-data].
+    #[arg(long, env = "CASTELLAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Database instead of the SQLite file in --data-dir: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
     /// (or postgresql://; several servers may share one database), or sqlite://PATH. Prefer the
-    /// environment variable for a URL with a password: command lines are visible to other users.
+    /// environment variable or the config file for a URL with a password: command lines are
+    /// visible to other users.
     #[arg(long, env = "CASTELLAN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<DatabaseUrl>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8087", env = "CASTELLAN_BIND")]
-    pub bind: String,
-    /// Log format on stderr: text, or json (one object per line) for log collectors.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "CASTELLAN_LOG_FORMAT")]
-    pub log_format: LogFormat,
-    /// Failed logins allowed per account per 15 minutes.
-    #[arg(long, default_value_t = 10)]
-    pub max_failed_logins: u32,
+    /// Address to listen on [default: 127.0.0.1:8087].
+    #[arg(long, env = "CASTELLAN_BIND")]
+    pub bind: Option<String>,
+    /// Log format on stderr: text, or json (one object per line) for log collectors
+    /// [default: text].
+    #[arg(long, value_enum, env = "CASTELLAN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Failed logins allowed per account per 15 minutes [default: 10].
+    #[arg(long)]
+    pub max_failed_logins: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -203,7 +209,8 @@ pub struct AgentRunArgs {
     pub no_push: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,

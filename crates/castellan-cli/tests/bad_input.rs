@@ -226,3 +226,49 @@ fn cli_usage_errors_are_clear_and_every_command_has_help() {
     assert_eq!(code, 7, "{msg}");
     assert!(msg.contains("cannot reach the server"), "{msg}");
 }
+
+#[test]
+fn the_server_reads_a_config_file_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("castellan.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "bind = \"127.0.0.1:{port}\"\ndata_dir = {:?}\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(bin())
+        .args(["server", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..200 {
+        if http(&addr, "GET", "/api/v1/health", None, &[]).is_some_and(|(s, _)| s == 200) {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "the server listens where the config file says");
+    assert!(dir.path().join("data").join("castellan.sqlite3").exists());
+
+    std::fs::write(&cfg, "bnd = \"127.0.0.1:1\"\n").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["server", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("bnd"), "{err}");
+}

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::cli::{
-    BackupArgs, Cli, GenerateArgs, LogFormat, MigrateDbArgs, RestoreArgs, ServerArgs, ServerCommand,
+    BackupArgs, Cli, DatabaseUrl, GenerateArgs, LogFormat, MigrateDbArgs, RestoreArgs, ServerArgs,
+    ServerCommand,
 };
 use crate::output::print_json;
 
@@ -29,22 +30,100 @@ pub async fn server(mut args: ServerArgs) -> Result<()> {
         Some(ServerCommand::Restore(a)) => return restore(a, json_output()).await,
         None => {}
     }
+    let file = match &args.config {
+        Some(path) => ServerConfigFile::load(path)?,
+        None => ServerConfigFile::default(),
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| "./castellan-data".into());
+    let bind = args
+        .bind
+        .clone()
+        .or(file.bind)
+        .unwrap_or_else(|| "127.0.0.1:8087".into());
+    let database_url = match (&args.database_url, file.database_url) {
+        (Some(u), _) => Some(u.0.clone()),
+        (None, Some(u)) => Some(
+            u.parse::<DatabaseUrl>()
+                .map_err(|e| anyhow::anyhow!("{}: database_url: {e}", display(&args.config)))?
+                .0,
+        ),
+        (None, None) => None,
+    };
+    let log_format = args
+        .log_format
+        .or(file.log_format)
+        .unwrap_or(LogFormat::Text);
+    let max_failed_logins = args
+        .max_failed_logins
+        .or(file.max_failed_logins)
+        .unwrap_or(10);
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASTELLAN_LOG")
         .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match args.log_format {
+    let _ = match log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
     let mut settings = Settings::default();
-    settings.rate_limits.failed_logins_per_account = args.max_failed_logins;
-    let database_url = args.database_url.as_ref().map(|url| url.0.as_str());
-    castellan_server::run(&args.data_dir, database_url, &args.bind, settings).await?;
+    settings.rate_limits.failed_logins_per_account = max_failed_logins;
+    castellan_server::run(&data_dir, database_url.as_deref(), &bind, settings).await?;
     Ok(())
+}
+
+/// `castellan server --config FILE`: the same settings as the flags, in TOML.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerConfigFile {
+    data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    bind: Option<String>,
+    log_format: Option<LogFormat>,
+    max_failed_logins: Option<u32>,
+}
+
+/// Config files larger than this are refused.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+impl ServerConfigFile {
+    fn load(path: &std::path::Path) -> Result<Self> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            anyhow::bail!("{} is larger than {MAX_CONFIG_BYTES} bytes", path.display());
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        // The message of a TOML error spans lines; keep the first (it names line and column).
+        toml::from_str(&text).map_err(|e| {
+            let msg: Vec<String> = e
+                .to_string()
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with('|')
+                        && !l
+                            .chars()
+                            .all(|c| c == '^' || c.is_ascii_digit() || c == '|' || c == ' ')
+                })
+                .collect();
+            anyhow::anyhow!("{}: {}", path.display(), msg.join(" "))
+        })
+    }
+}
+
+fn display(p: &Option<std::path::PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 async fn migrate_db(a: MigrateDbArgs, json: bool) -> Result<()> {
