@@ -12,6 +12,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub current_version: Option<i64>,
+    /// For `two_factor_required`: the challenge token of the login's second step.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             code,
             message: message.into(),
             current_version: None,
+            challenge: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -90,6 +93,7 @@ impl From<StoreError> for ApiError {
                     "the object was changed elsewhere (current version {current}); sync and retry"
                 ),
                 current_version: Some(current),
+                challenge: None,
             },
             StoreError::ManifestConflict { vault_id, current } => ApiError {
                 status: StatusCode::CONFLICT,
@@ -98,8 +102,19 @@ impl From<StoreError> for ApiError {
                     "the manifest of vault {vault_id} was changed elsewhere (current counter {current}); sync and retry"
                 ),
                 current_version: Some(current),
+                challenge: None,
             },
             StoreError::NotFound => ApiError::not_found("object"),
+            StoreError::LimitReached("seats") => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::SeatLimit,
+                "every seat of the subscription is taken; ask your partner for more seats",
+            ),
+            StoreError::LimitReached(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidValue,
+                format!("limit reached: {what}"),
+            ),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage error");
                 ApiError::internal()
@@ -115,6 +130,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 current_version: self.current_version,
+                challenge: self.challenge,
             },
         };
         (self.status, Json(body)).into_response()

@@ -1370,6 +1370,7 @@ pub(crate) mod tests {
                 last_seen_at: 1_700_000_010,
                 expires_at: i64::MAX / 2,
                 revoked_at: None,
+                restriction: None,
             };
             store.create_session(session.clone()).await.unwrap();
             if u == 0 {

@@ -55,6 +55,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+mod org;
 pub mod sql;
 
 /// Connections of the pool when [`PgStore::connect`] is used.
@@ -469,6 +470,8 @@ fn session_from_row(row: &PgRow) -> StoreResult<SessionRecord> {
         last_seen_at: get(row, "last_seen_at")?,
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
+        // Filled in with the organisation schema (migration 0003).
+        restriction: None,
     })
 }
 

@@ -29,6 +29,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+mod org;
 pub mod sql;
 
 /// Connections of a file-backed store: WAL allows any number of readers next to one writer.
@@ -317,6 +318,8 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         last_seen_at: get(row, "last_seen_at")?,
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
+        // Filled in with the organisation schema (migration 0003).
+        restriction: None,
     })
 }
 

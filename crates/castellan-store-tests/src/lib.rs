@@ -244,6 +244,7 @@ fn session(user_id: Uuid, created_at: i64, expires_at: i64) -> SessionRecord {
         last_seen_at: created_at,
         expires_at,
         revoked_at: None,
+        restriction: None,
     }
 }
 

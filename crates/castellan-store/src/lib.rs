@@ -11,7 +11,9 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+mod org;
 mod records;
+pub use org::*;
 pub use records::*;
 
 /// Errors of the storage layer.
@@ -29,6 +31,9 @@ pub enum StoreError {
     /// The row the write refers to does not exist (or belongs to someone else).
     #[error("not found")]
     NotFound,
+    /// A limit of the company or instance is reached (for example `"seats"`).
+    #[error("limit reached: {0}")]
+    LimitReached(&'static str),
     /// Anything else from the backend (I/O, driver, migration). The message carries no secrets.
     #[error("storage backend error: {0}")]
     Backend(String),
@@ -41,7 +46,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Times are Unix seconds (`i64`). Ownership checks (`user_id` arguments) are part of every
 /// query, so a handler can never read or write another user's rows by id alone.
 #[async_trait]
-pub trait Store: Send + Sync + Clone + 'static {
+pub trait Store: OrgStore + Send + Sync + Clone + 'static {
     // ---- server configuration
     /// Returns the value stored under `key`, storing `init` first if there is none. Safe when
     /// several instances start at once (the first writer wins, everyone gets the same value).

@@ -119,6 +119,9 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// `None` for a full session; `two_factor_setup` or `password_change` for a session that
+    /// may only do that (and log out) until it is done.
+    pub restriction: Option<String>,
 }
 
 impl std::fmt::Debug for SessionRecord {

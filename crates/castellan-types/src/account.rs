@@ -115,6 +115,9 @@ pub struct AccountResponse {
     pub user_id: Uuid,
     pub email: String,
     pub credentials_version: i64,
+    /// When the master password was last set (registration or change), Unix seconds.
+    #[serde(default)]
+    pub password_changed_at: i64,
     pub keyset: AccountKeyset,
     pub vaults: Vec<VaultDto>,
 }
@@ -126,6 +129,14 @@ pub struct LoginFinishResponse {
     pub session_id: Uuid,
     pub expires_at: i64,
     pub account: AccountResponse,
+    /// Set when the session may only fix something first: `two_factor_setup` (the company
+    /// requires two-step verification and the grace logins are used up) or `password_change`
+    /// (an admin requires a new master password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<String>,
+    /// Logins left before two-step verification becomes mandatory for this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_factor_grace_remaining: Option<u32>,
 }
 
 impl std::fmt::Debug for LoginFinishResponse {

@@ -29,6 +29,27 @@ pub enum ErrorCode {
     LoginExpired,
     /// A sensitive change (master password) needs a login from the last few minutes.
     ReauthRequired,
+    /// The caller is known and in the right tenant but its role does not allow this.
+    Forbidden,
+    /// The company has no free seat for another invitation or member.
+    SeatLimit,
+    /// The feature needs a higher subscription (Advanced or Trial).
+    PlanRequired,
+    /// The password was right; the login needs a two-step code (see `challenge`).
+    TwoFactorRequired,
+    /// The two-step code is wrong, expired or already used.
+    InvalidTwoFactorCode,
+    /// The company requires two-step verification and the grace logins are used up: this
+    /// session may only set it up.
+    TwoFactorSetupRequired,
+    /// The master password must be changed before anything else.
+    PasswordChangeRequired,
+    /// The account or its company is disabled by an administrator.
+    AccountDisabled,
+    /// The invitation link is unknown, expired, revoked or already used.
+    InvitationInvalid,
+    /// The setup token is wrong or already used.
+    SetupTokenInvalid,
     Internal,
 }
 
@@ -39,6 +60,9 @@ pub struct ErrorDetail {
     /// For `version_conflict`: the version currently stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For `two_factor_required`: the token to send with the code to `/auth/login/2fa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// The body of every non-2xx response.

@@ -10,11 +10,13 @@ mod account;
 mod bytes;
 mod error;
 mod objects;
+mod org;
 
 pub use account::*;
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use objects::*;
+pub use org::*;
 
 /// The API version this crate describes; every path starts with `/api/v1`.
 pub const API_PREFIX: &str = "/api/v1";

@@ -104,6 +104,7 @@ async fn account_response<S: Store>(
         user_id: user.id,
         email: user.email.clone(),
         credentials_version: user.credentials_version,
+        password_changed_at: user.updated_at,
         keyset,
         vaults: vaults.iter().map(vault_dto).collect(),
     })
@@ -339,6 +340,7 @@ pub(crate) async fn login_finish<S: Store>(
         last_seen_at: now,
         expires_at: now + state.settings.session_ttl_secs,
         revoked_at: None,
+        restriction: None,
     };
     let (session_id, expires_at) = (session.id, session.expires_at);
     state.store.create_session(session).await?;
@@ -348,6 +350,8 @@ pub(crate) async fn login_finish<S: Store>(
         session_id,
         expires_at,
         account: account_response(&state, &user).await?,
+        restriction: None,
+        two_factor_grace_remaining: None,
     }))
 }
 
