@@ -1,0 +1,104 @@
+// Application state: which screen is shown, the device state and the unlocked vault.
+import { signal } from '@preact/signals';
+import { login, register, unlockLocal } from './client/account';
+import { Api } from './client/api';
+import { IdbBackend, LocalCache } from './client/db';
+import { VaultClient } from './client/vault';
+
+export type Phase = 'boot' | 'login' | 'register' | 'kit' | 'unlock' | 'vault';
+
+export const phase = signal<Phase>('boot');
+export const vault = signal<VaultClient | null>(null);
+export const kit = signal<{ email: string; secretKey: string; server: string } | null>(null);
+export const bootError = signal<string | null>(null);
+
+export const cache = new LocalCache(new IdbBackend());
+const origin = () => window.location.origin;
+
+export const IDLE_LOCK_MS = 10 * 60 * 1000;
+
+export async function boot(): Promise<void> {
+  try {
+    await cache.load();
+    phase.value = cache.device ? 'unlock' : 'login';
+  } catch (e) {
+    bootError.value = `The local vault storage (IndexedDB) is not available: ${(e as Error).message}`;
+    phase.value = 'login';
+  }
+}
+
+function deviceName(): string {
+  const ua = navigator.userAgent;
+  const browser = /Chrome\//.test(ua) ? 'Chrome' : /Firefox\//.test(ua) ? 'Firefox' : /Safari\//.test(ua) ? 'Safari' : 'browser';
+  return `Web vault (${browser})`;
+}
+
+async function openVault(api: Api, account: Awaited<ReturnType<typeof unlockLocal>>): Promise<void> {
+  const client = new VaultClient(cache, api, account);
+  vault.value = client;
+  await client.refresh();
+  phase.value = 'vault';
+  client.startEvents();
+}
+
+export async function doLogin(email: string, password: string, secretKey: string): Promise<void> {
+  const existing = cache.device && cache.device.email.toLowerCase() === email.trim().toLowerCase() ? cache.device : null;
+  if (cache.device && !existing) {
+    await cache.clear();
+  }
+  const api = new Api(origin());
+  const { device, account } = await login(api, email, password, secretKey.trim() ? secretKey : null, existing, deviceName());
+  await cache.apply({ device });
+  api.token = device.session_token;
+  await openVault(api, account);
+}
+
+export async function doRegister(email: string, password: string): Promise<void> {
+  const api = new Api(origin());
+  const { secretKey } = await register(api, email, password);
+  await cache.clear();
+  const { device, account } = await login(api, email, password, secretKey, null, deviceName());
+  await cache.apply({ device });
+  api.token = device.session_token;
+  kit.value = { email: device.email, secretKey, server: origin() };
+  const client = new VaultClient(cache, api, account);
+  vault.value = client;
+  await client.refresh();
+  phase.value = 'kit';
+}
+
+export function continueFromKit(): void {
+  kit.value = null;
+  phase.value = 'vault';
+  vault.value?.startEvents();
+}
+
+export async function doUnlock(password: string): Promise<void> {
+  const device = cache.device;
+  if (!device) throw new Error('no account on this browser');
+  const account = await unlockLocal(device, password);
+  await openVault(new Api(origin(), device.session_token), account);
+}
+
+export function lock(): void {
+  vault.value?.lock();
+  vault.value = null;
+  phase.value = cache.device ? 'unlock' : 'login';
+}
+
+/** Forgets the account on this browser (refused while changes are unsent, unless forced). */
+export async function logout(force: boolean): Promise<void> {
+  if (cache.pending.size > 0 && !force) throw new Error(`${cache.pending.size} change(s) have not reached the server yet`);
+  const token = cache.device?.session_token ?? null;
+  if (token) {
+    try {
+      await new Api(origin(), token).logout();
+    } catch {
+      // best effort, as the CLI
+    }
+  }
+  vault.value?.lock();
+  vault.value = null;
+  await cache.clear();
+  phase.value = 'login';
+}

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vite';
+import { sri } from './build/sri.ts';
+
+// No Babel preset: TSX is compiled by Vite's own transformer with preact's JSX runtime
+// (tsconfig: jsx react-jsx, jsxImportSource preact).
+export default defineConfig({
+  plugins: [sri()],
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    modulePreload: { polyfill: false },
+    assetsInlineLimit: 0,
+    sourcemap: false,
+    chunkSizeWarningLimit: 1500,
+  },
+  server: {
+    proxy: { '/api': 'http://127.0.0.1:8087' },
+  },
+});
