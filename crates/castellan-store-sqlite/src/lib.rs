@@ -318,8 +318,7 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         last_seen_at: get(row, "last_seen_at")?,
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
-        // Filled in with the organisation schema (migration 0003).
-        restriction: None,
+        restriction: get(row, "restriction")?,
     })
 }
 
@@ -434,6 +433,42 @@ async fn write_manifests(
         }
     }
     Ok(())
+}
+
+/// Deletes the user's object if it is at `version` and leaves its tombstone with the next feed
+/// position, inside the caller's transaction; returns that position (`None`, with nothing
+/// changed, if there is no such object at that version). The one way an object is deleted:
+/// `delete_object` and the removal of a member's business items both come here.
+async fn delete_object_leaving_tombstone(
+    tx: &mut sqlx::SqliteConnection,
+    object_id: &str,
+    user_id: &str,
+    version: i64,
+    now: i64,
+) -> StoreResult<Option<i64>> {
+    let deleted = sqlx::query(sql::OBJECT_DELETE)
+        .bind(object_id)
+        .bind(user_id)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let Some(deleted) = deleted else {
+        return Ok(None);
+    };
+    let vault_id: String = get(&deleted, "vault_id")?;
+    // A delete is an object write too: it takes the next feed position, kept by the tombstone.
+    let seq = next_seq(&mut *tx).await?;
+    sqlx::query(sql::TOMBSTONE_INSERT)
+        .bind(object_id)
+        .bind(user_id)
+        .bind(&vault_id)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(Some(seq))
 }
 
 /// Fetches `limit + 1` rows as an `i64` bind value (enough to tell whether more follow).
@@ -587,6 +622,7 @@ impl Store for SqliteStore {
             .bind(session.last_seen_at)
             .bind(session.expires_at)
             .bind(session.revoked_at)
+            .bind(session.restriction)
             .execute(&self.pool)
             .await
             .map_err(|e| {
@@ -896,28 +932,11 @@ impl Store for SqliteStore {
             return Err(StoreError::VersionConflict { current });
         }
         write_manifests(&mut tx, &user_id, manifests, now).await?;
-        let deleted = sqlx::query(sql::OBJECT_DELETE)
-            .bind(&object_id)
-            .bind(&user_id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let deleted =
+            delete_object_leaving_tombstone(&mut tx, &object_id, &user_id, expected_version, now)
+                .await?;
         // Unreachable under BEGIN IMMEDIATE, as in put_object.
-        let deleted = deleted.ok_or(StoreError::VersionConflict { current })?;
-        let vault_id: String = get(&deleted, "vault_id")?;
-        // A delete is an object write too: it takes the next feed position, kept by the
-        // tombstone.
-        let seq = next_seq(&mut tx).await?;
-        sqlx::query(sql::TOMBSTONE_INSERT)
-            .bind(&object_id)
-            .bind(&user_id)
-            .bind(&vault_id)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        deleted.ok_or(StoreError::VersionConflict { current })?;
         tx.commit().await.map_err(backend)
     }
 

@@ -348,3 +348,80 @@ async fn schema_enforces_vault_ownership_and_foreign_keys() {
     );
     raw.close().await;
 }
+
+/// The audit log is append-only below the store too: triggers refuse UPDATE and DELETE.
+#[tokio::test]
+async fn audit_log_refuses_update_and_delete() {
+    use castellan_store::{AuditRecord, OrgStore};
+
+    let db = file_db().await;
+    let company = Uuid::new_v4();
+    let seq = db
+        .store
+        .append_audit(AuditRecord {
+            seq: 0,
+            at: 1,
+            company_id: Some(company),
+            actor_id: None,
+            actor_email: None,
+            target_user_id: None,
+            target_email: None,
+            event: "login.succeeded".into(),
+            details: "{}".into(),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let raw = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(db.dir.path().join("castellan.db")),
+    )
+    .await
+    .unwrap();
+    for statement in [
+        "UPDATE audit_log SET event = 'x' WHERE seq = $1",
+        "UPDATE audit_log SET details = '{}' WHERE seq = $1",
+        "DELETE FROM audit_log WHERE seq = $1",
+    ] {
+        let err = sqlx::query(statement)
+            .bind(seq)
+            .execute(&raw)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let err = sqlx::query("DELETE FROM audit_log")
+        .execute(&raw)
+        .await
+        .expect_err("a DELETE of every row");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let row = sqlx::query("SELECT COUNT(*), MAX(event) FROM audit_log")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>(0), 1);
+    assert_eq!(row.get::<String, _>(1), "login.succeeded");
+    raw.close().await;
+}
+
+/// Every table of the schema is STRICT, so a value of the wrong type fails loudly.
+#[tokio::test]
+async fn every_table_is_strict() {
+    let db = file_db().await;
+    let raw = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(db.dir.path().join("castellan.db")),
+    )
+    .await
+    .unwrap();
+    let loose: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' \
+         AND strict = 0 AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&raw)
+    .await
+    .unwrap();
+    assert!(loose.is_empty(), "tables that are not STRICT: {loose:?}");
+    raw.close().await;
+}

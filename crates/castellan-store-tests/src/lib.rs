@@ -46,6 +46,9 @@ use castellan_store::{
 };
 use uuid::Uuid;
 
+mod org;
+pub use org::*;
+
 /// A fixed "now" for the scenarios (Unix seconds).
 pub const T0: i64 = 1_700_000_000;
 
@@ -124,6 +127,31 @@ macro_rules! __conformance_scenarios {
             manifest_for_foreign_or_missing_vault_not_found
             object_move_with_two_manifests
             manifests_listed_per_user
+            org_setup_token_get_or_init_keeps_first
+            org_setup_token_consumed_once
+            org_company_create_is_atomic
+            org_company_read_and_update
+            org_policy_compare_and_swap
+            org_key_grants
+            org_technician_assignments
+            org_invitation_lifecycle
+            org_invitation_accept_creates_member
+            org_one_company_per_user
+            org_invitation_concurrent_accept_single_use
+            org_seats_limit
+            org_seats_concurrent_last_seat
+            org_member_confirm_and_update
+            org_remove_member_keeps_items
+            org_remove_member_deletes_business_items
+            org_delete_user
+            org_groups_create_list_delete
+            org_group_roster_compare_and_swap
+            org_policy_templates
+            org_two_factor_steps_and_recovery_codes
+            org_two_factor_challenges_expire
+            org_session_restriction_round_trip
+            org_audit_append_and_query
+            org_audit_concurrent_appends
             tombstones_prune_expires_old_cursors
         }
     };
