@@ -238,11 +238,20 @@ async fn refuse(mut stream: UnixStream) {
     let _ = write_line(&mut stream, &response).await;
 }
 
-/// Drops the keys after `lock_after` without activity.
+/// Drops the keys after `lock_after` (capped by the company policy's maximum vault timeout)
+/// without activity. The cap is re-read from the device's verified policy every 30 seconds.
 async fn idle_loop(agent: Arc<Agent>) {
-    let every = (agent.lock_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    const POLICY_EVERY: Duration = Duration::from_secs(30);
+    agent.refresh_policy_cap();
+    let mut policy_checked = std::time::Instant::now();
     loop {
+        let every = (agent.effective_lock_after() / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
         tokio::time::sleep(every).await;
+        if policy_checked.elapsed() >= POLICY_EVERY {
+            agent.refresh_policy_cap();
+            policy_checked = std::time::Instant::now();
+        }
         agent.lock_if_idle();
     }
 }

@@ -42,6 +42,8 @@ struct Inner {
     last_error: Option<String>,
     syncs: u64,
     files_removed: bool,
+    /// The company policy's maximum vault timeout (verified, from the device's pins).
+    policy_lock_cap: Option<Duration>,
 }
 
 /// The outcome of one sync attempt, recorded in the state.
@@ -138,14 +140,39 @@ impl Agent {
         self.inner().last_activity = Some(Instant::now());
     }
 
-    /// Locks when unlocked and idle for `lock_after`. Returns whether it locked.
+    /// Re-reads the company's verified maximum vault timeout from the device state.
+    pub fn refresh_policy_cap(&self) {
+        let cap = castellan_client::org::pinned_own_policy(&self.home)
+            .and_then(|p| castellan_client::org::policy::max_vault_timeout(&p.policies));
+        let mut inner = self.inner();
+        if inner.policy_lock_cap != cap {
+            tracing::info!(
+                cap_secs = cap.map(|c| c.as_secs()),
+                "company policy: maximum vault timeout"
+            );
+            inner.policy_lock_cap = cap;
+        }
+    }
+
+    /// The idle time after which the keys are dropped: `--lock-after`, never longer than the
+    /// company policy's maximum vault timeout.
+    pub fn effective_lock_after(&self) -> Duration {
+        let cap = self.inner().policy_lock_cap;
+        match cap {
+            Some(c) => self.lock_after.min(c),
+            None => self.lock_after,
+        }
+    }
+
+    /// Locks when unlocked and idle for the effective lock time. Returns whether it locked.
     pub fn lock_if_idle(&self) -> bool {
+        let lock_after = self.effective_lock_after();
         let idle = {
             let inner = self.inner();
             inner.account.is_some()
                 && inner
                     .last_activity
-                    .is_none_or(|t| t.elapsed() >= self.lock_after)
+                    .is_none_or(|t| t.elapsed() >= lock_after)
         };
         if idle {
             self.lock("idle timeout");
@@ -189,7 +216,7 @@ impl Agent {
             unlocked: inner.account.is_some(),
             pid: std::process::id(),
             interval_secs: self.interval.as_secs(),
-            lock_after_secs: self.lock_after.as_secs(),
+            lock_after_secs: self.effective_lock_after().as_secs(),
             push: self.push,
             push_connected: inner.push_connected,
             last_sync_at: inner.last_sync_at,

@@ -15,10 +15,18 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// The one call into the client library's sync.
 async fn run_sync(home: &Home, account: &UnlockedAccount) -> Result<serde_json::Value, String> {
-    match castellan_client::sync::sync_now(home, account).await {
+    let result = match castellan_client::sync::sync_now(home, account).await {
         Ok(report) => serde_json::to_value(&report).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
+    };
+    if result.is_ok() {
+        // Keep the verified company policy current (its vault timeout caps the idle lock);
+        // best effort: a failure leaves the last verified policy in force.
+        if let Err(e) = castellan_client::org::refresh_membership(home).await {
+            tracing::warn!(error = %e, "company policy not refreshed");
+        }
     }
+    result
 }
 
 /// Why [`sync_once`] did not produce a report.
@@ -37,6 +45,7 @@ pub(crate) async fn sync_once(agent: &Agent, why: &str) -> Result<serde_json::Va
     let started = std::time::Instant::now();
     let result = run_sync(&agent.home, &account).await;
     drop(account);
+    agent.refresh_policy_cap();
     let outcome = match result {
         Ok(report) if report.get("offline").and_then(|v| v.as_bool()) == Some(true) => {
             SyncOutcome::Offline(report)

@@ -75,6 +75,420 @@ pub enum Command {
         /// Item id (or a unique id prefix, or an exact title).
         item: String,
     },
+    /// Administer the organisation: partner, customers, users, groups, policies, audit log.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Join a company with this account through an invitation link (checks the link's company
+    /// key fingerprint before accepting).
+    Join {
+        /// The invitation link, `https://…/join#v1.…` (quote it in the shell).
+        link: String,
+    },
+    /// Two-step verification (TOTP) for logging in.
+    #[command(name = "2fa", subcommand)]
+    TwoFactor(TwoFactorCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TwoFactorCommand {
+    /// Set up two-step verification: shows a QR code for an authenticator app, asks for a code
+    /// and prints one-time recovery codes (once). With --code, confirms a pending setup.
+    Enable {
+        /// A code from the authenticator app, to confirm a setup started earlier (for scripts:
+        /// `2fa enable` without a terminal prints the secret and stops there).
+        #[arg(long, env = "CASTELLAN_TOTP_CODE", hide_env_values = true)]
+        code: Option<String>,
+    },
+    /// Turn two-step verification off (needs a current code or a recovery code).
+    Disable {
+        #[arg(long, env = "CASTELLAN_TOTP_CODE", hide_env_values = true)]
+        code: Option<String>,
+    },
+    /// Show whether two-step verification is on.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    pub fn on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanArg {
+    Trial,
+    Standard,
+    Advanced,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RoleArg {
+    Admin,
+    User,
+    Technician,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AuditFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create the first partner with a setup token (printed by the server) and become its admin.
+    Setup {
+        /// The one-time setup token from the server's output or `castellan server setup-token`.
+        #[arg(long)]
+        token: String,
+        /// The partner's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Your partner (MSP) company.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Customers of your partner.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// A customer's subscription (plan and seats).
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+    /// Members and invitations of a company.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Assign partner technicians to customers.
+    #[command(subcommand)]
+    Technician(TechnicianCommand),
+    /// Groups of a company (signed rosters, group keys).
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Security policies (signed by the company key) and partner policy templates.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Query or export the audit log of a company.
+    Audit(AuditArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PartnerCommand {
+    /// Show your partner company, its key fingerprint and your role.
+    Show,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CustomerCommand {
+    /// Create a customer (its keys are made on this device and sealed to every partner admin).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        plan: PlanArg,
+        #[arg(long)]
+        seats: i64,
+    },
+    /// List the customers you administer.
+    List,
+    /// Show a customer (id or exact name).
+    Show { company: String },
+    /// Rename a customer.
+    Rename { company: String, name: String },
+    /// Disable a customer: its members cannot log in, it accepts no invitations.
+    Disable { company: String },
+    /// Enable a disabled customer.
+    Enable { company: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionCommand {
+    /// Set a customer's plan and seats (partner admins).
+    Set {
+        /// Company id or exact name.
+        #[arg(long)]
+        company: String,
+        #[arg(long, value_enum)]
+        plan: PlanArg,
+        #[arg(long)]
+        seats: i64,
+    },
+    /// Show a company's plan and seats.
+    Show {
+        /// Company id or exact name [default: your company].
+        #[arg(long)]
+        company: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Invite someone by email; prints the link (and mails it when the server can).
+    Invite {
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Company id or exact name [default: your company].
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// List the members of a company.
+    List {
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// List the invitations of a company.
+    Invitations {
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Revoke an open invitation (by email or invitation id).
+    RevokeInvite {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Confirm a member who accepted an invitation: shows their key fingerprint and asks.
+    Confirm {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+        /// Confirm without asking (scripts): you vouch for the fingerprint shown.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Disable a member (cannot log in).
+    Disable {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Enable a disabled member.
+    Enable {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Remove a member from the company (Business items are deleted when the policy says so).
+    Remove {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete a member's account and all its data.
+    Delete {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete a member's account and invite the same email with the same role again.
+    Reset {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Require a new master password at the member's next login.
+    RequirePasswordChange {
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TechnicianCommand {
+    /// Give a partner technician access to a customer (its keys are sealed to them).
+    Assign {
+        email: String,
+        #[arg(long)]
+        company: String,
+    },
+    /// Take a technician's access to a customer away.
+    Unassign {
+        email: String,
+        #[arg(long)]
+        company: String,
+    },
+    /// List the customers a technician is assigned to.
+    List { email: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group (its keys are sealed to each member).
+    Create {
+        name: String,
+        /// A member's email (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// List groups with their signed member lists.
+    List {
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Rename a group.
+    Rename {
+        group: String,
+        name: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Delete a group.
+    Rm {
+        group: String,
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Add a confirmed member to a group.
+    AddMember {
+        group: String,
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Remove a member from a group.
+    RemoveMember {
+        group: String,
+        email: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
+}
+
+/// One flag per policy; a flag not given leaves the policy as it is.
+#[derive(Args, Debug, Default, Clone)]
+pub struct PolicyFlags {
+    /// Require two-step verification (3 grace logins).
+    #[arg(long, value_enum)]
+    pub require_2fa: Option<OnOff>,
+    /// Minimum master password length (0 = no master password policy).
+    #[arg(long)]
+    pub mp_min_length: Option<u32>,
+    #[arg(long, value_enum)]
+    pub mp_require_upper: Option<OnOff>,
+    #[arg(long, value_enum)]
+    pub mp_require_lower: Option<OnOff>,
+    #[arg(long, value_enum)]
+    pub mp_require_digits: Option<OnOff>,
+    #[arg(long, value_enum)]
+    pub mp_require_symbols: Option<OnOff>,
+    /// Days after which the master password must be changed (0 = never).
+    #[arg(long)]
+    pub mp_max_age_days: Option<u32>,
+    /// Longest auto-lock timeout in minutes (0 = no limit).
+    #[arg(long)]
+    pub max_vault_timeout: Option<u32>,
+    /// Delete a removed user's Business items.
+    #[arg(long, value_enum)]
+    pub remove_business_items: Option<OnOff>,
+    /// (Advanced) Only admins may use the Customer Portal.
+    #[arg(long, value_enum)]
+    pub restrict_portal: Option<OnOff>,
+    /// (Advanced) Allowed share recipient domains, comma-separated ("" = off).
+    #[arg(long, value_name = "DOMAINS")]
+    pub restrict_sharing_domains: Option<String>,
+    /// (Advanced) Clients report item events to the audit log.
+    #[arg(long, value_enum)]
+    pub password_auditing: Option<OnOff>,
+    /// Domains whose items belong in the Business profile, comma-separated ("" = none).
+    #[arg(long, value_name = "DOMAINS")]
+    pub force_business_domains: Option<String>,
+    /// More addresses notified of user changes, comma-separated ("" = none).
+    #[arg(long, value_name = "EMAILS")]
+    pub notify: Option<String>,
+    #[arg(long, value_enum)]
+    pub disable_personal_export: Option<OnOff>,
+    /// Minimum length of generated passwords (0 = no generator policy).
+    #[arg(long)]
+    pub generator_min_length: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Show the verified policy of a company.
+    Show {
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Change policies: signs a new policy document with the company key.
+    Set {
+        #[arg(long)]
+        company: Option<String>,
+        #[command(flatten)]
+        flags: PolicyFlags,
+    },
+    /// Partner policy templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplateCommand {
+    /// Create a template from policy flags.
+    Create {
+        name: String,
+        #[command(flatten)]
+        flags: PolicyFlags,
+    },
+    /// List templates.
+    List,
+    /// Delete a template (name or id).
+    Rm { template: String },
+    /// Apply a template to customers: one signed policy document per customer.
+    Apply {
+        #[arg(long)]
+        template: String,
+        /// Company ids or exact names, comma-separated.
+        #[arg(long, conflicts_with = "all", value_delimiter = ',')]
+        companies: Vec<String>,
+        /// Every customer you administer.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Company id or exact name [default: your company].
+    #[arg(long)]
+    pub company: Option<String>,
+    /// Only events of this user (actor or target).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Event type prefix, e.g. `login` or `member.confirmed`.
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// From this time (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until this time (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output format [default: a table, or json with --json].
+    #[arg(long, value_enum)]
+    pub format: Option<AuditFormat>,
+    /// Write to this file (mode 0600) instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
 }
 
 /// Without a subcommand, runs the server with the options below. The subcommands are operator
@@ -218,11 +632,19 @@ pub enum LogFormat {
 
 #[derive(Args, Debug)]
 pub struct AccountArgs {
-    /// Server URL, for example http://127.0.0.1:8087.
+    /// Server URL, for example http://127.0.0.1:8087 (register --invite: default the link's).
     #[arg(long, env = "CASTELLAN_SERVER")]
-    pub server: String,
+    pub server: Option<String>,
+    /// The account's email (register --invite: default the invitation's).
     #[arg(long)]
-    pub email: String,
+    pub email: Option<String>,
+    /// (register) Create the account through an invitation link and join the company; the
+    /// master password must meet the company's policy.
+    #[arg(long, value_name = "LINK")]
+    pub invite: Option<String>,
+    /// (login) The two-step verification code (or a recovery code), for scripts.
+    #[arg(long, env = "CASTELLAN_TOTP_CODE", hide_env_values = true)]
+    pub totp: Option<String>,
     /// Name shown for this device in `castellan sessions list`.
     #[arg(long)]
     pub device_name: Option<String>,

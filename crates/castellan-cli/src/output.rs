@@ -17,12 +17,22 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         ClientError::Conflict(_) => 6,
         ClientError::Unreachable { .. } => 7,
         ClientError::Integrity(_) => 8,
+        ClientError::TwoFactorRequired { .. } => 4,
         ClientError::Api { code, .. } => match code {
             ErrorCode::Unauthorized | ErrorCode::LoginExpired | ErrorCode::ReauthRequired => 3,
-            ErrorCode::InvalidCredentials => 4,
+            ErrorCode::InvalidCredentials | ErrorCode::InvalidTwoFactorCode => 4,
             ErrorCode::NotFound => 5,
-            ErrorCode::VersionConflict | ErrorCode::EmailTaken | ErrorCode::AlreadyExists => 6,
+            ErrorCode::VersionConflict
+            | ErrorCode::ManifestConflict
+            | ErrorCode::EmailTaken
+            | ErrorCode::AlreadyExists => 6,
             ErrorCode::RateLimited => 9,
+            ErrorCode::Forbidden
+            | ErrorCode::PlanRequired
+            | ErrorCode::SeatLimit
+            | ErrorCode::AccountDisabled
+            | ErrorCode::TwoFactorSetupRequired
+            | ErrorCode::PasswordChangeRequired => 10,
             _ => 1,
         },
         _ => 1,
@@ -38,13 +48,46 @@ fn code_name(err: &anyhow::Error) -> &'static str {
         7 => "unreachable",
         8 => "integrity",
         9 => "rate_limited",
+        10 => "forbidden",
         _ => "error",
+    }
+}
+
+/// A hint after the server's message for the errors a user can act on.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    match err.downcast_ref::<ClientError>()? {
+        ClientError::Api { code, .. } => match code {
+            ErrorCode::PlanRequired => Some(
+                "this needs an Advanced (or Trial) subscription; a partner admin can change it with `castellan admin subscription set`",
+            ),
+            ErrorCode::SeatLimit => Some(
+                "every seat is taken (members plus open invitations); revoke an invitation or raise the seats with `castellan admin subscription set`",
+            ),
+            ErrorCode::Forbidden => Some("your role does not allow this"),
+            ErrorCode::TwoFactorSetupRequired => Some(
+                "your company requires two-step verification: run `castellan 2fa enable`",
+            ),
+            ErrorCode::PasswordChangeRequired => {
+                Some("a new master password is required: run `castellan change-password`")
+            }
+            ErrorCode::InvitationInvalid => {
+                Some("ask your administrator for a new invitation")
+            }
+            _ => None,
+        },
+        ClientError::TwoFactorRequired { .. } => Some(
+            "pass the code with --totp CODE or CASTELLAN_TOTP_CODE, or log in on a terminal",
+        ),
+        _ => None,
     }
 }
 
 /// One line on stderr: text, or a JSON object with `--json`.
 pub fn print_error(err: &anyhow::Error, json: bool) {
-    let msg = format!("{err:#}").replace('\n', " ");
+    let mut msg = format!("{err:#}").replace('\n', " ");
+    if let Some(h) = hint(err) {
+        msg = format!("{msg} ({h})");
+    }
     if json {
         let v = serde_json::json!({ "error": { "code": code_name(err), "message": msg } });
         eprintln!("{v}");

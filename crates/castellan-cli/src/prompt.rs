@@ -70,3 +70,40 @@ pub fn secret_key() -> Result<Option<Zeroizing<String>>> {
 pub fn secret_key_from_env() -> Option<Zeroizing<String>> {
     from_env("CASTELLAN_SECRET_KEY")
 }
+
+/// Whether stdin is a terminal (prompts are possible).
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// A yes/no question on the terminal; `false` without a terminal.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write;
+    if !interactive() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+/// A two-step verification code: the given value (flag or CASTELLAN_TOTP_CODE), or a prompt.
+pub fn totp_code(given: Option<&str>) -> Result<Zeroizing<String>> {
+    if let Some(c) = given.filter(|c| !c.trim().is_empty()) {
+        return Ok(Zeroizing::new(c.trim().to_string()));
+    }
+    if let Some(c) = from_env("CASTELLAN_TOTP_CODE") {
+        return Ok(c);
+    }
+    if !interactive() {
+        bail!("this needs a two-step verification code: pass --totp CODE (login) or --code CODE, or set CASTELLAN_TOTP_CODE");
+    }
+    use std::io::Write;
+    eprint!("Two-step verification code: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(Zeroizing::new(line.trim().to_string()))
+}

@@ -71,13 +71,59 @@ fn lp(out: &mut Vec<u8>, field: &[u8]) {
 }
 
 fn key_binding_body(user_id: Uuid, k: &AccountKeyset) -> Vec<u8> {
+    key_binding_body_parts(
+        user_id,
+        k.ak_version,
+        k.signing_key_id,
+        k.signing_public_key.as_slice(),
+        k.encryption_key_id,
+        k.encryption_public_key.as_slice(),
+    )
+}
+
+/// Checks a user's self-signed key binding (as served with a company member), as
+/// [`open_account`] does for the own account.
+pub fn verify_key_binding(
+    user_id: Uuid,
+    ak_version: u64,
+    signing_key_id: Uuid,
+    signing_public_key: &[u8],
+    encryption_key_id: Uuid,
+    encryption_public_key: &[u8],
+    signature: &[u8],
+) -> ClientResult<()> {
+    let vk = crypto::VerifyingKey::from_bytes(signing_public_key)
+        .map_err(|_| ClientError::integrity("a member's signing key is invalid"))?;
+    vk.verify_statement(
+        KEY_BINDING,
+        &key_binding_body_parts(
+            user_id,
+            ak_version,
+            signing_key_id,
+            signing_public_key,
+            encryption_key_id,
+            encryption_public_key,
+        ),
+        signature,
+    )
+    .map_err(|_| ClientError::integrity("a member's key binding signature is invalid"))
+}
+
+fn key_binding_body_parts(
+    user_id: Uuid,
+    ak_version: u64,
+    signing_key_id: Uuid,
+    signing_public_key: &[u8],
+    encryption_key_id: Uuid,
+    encryption_public_key: &[u8],
+) -> Vec<u8> {
     let mut b = Vec::with_capacity(200);
     lp(&mut b, user_id.as_bytes());
-    lp(&mut b, &k.ak_version.to_be_bytes());
-    lp(&mut b, k.signing_key_id.as_bytes());
-    lp(&mut b, k.signing_public_key.as_slice());
-    lp(&mut b, k.encryption_key_id.as_bytes());
-    lp(&mut b, k.encryption_public_key.as_slice());
+    lp(&mut b, &ak_version.to_be_bytes());
+    lp(&mut b, signing_key_id.as_bytes());
+    lp(&mut b, signing_public_key);
+    lp(&mut b, encryption_key_id.as_bytes());
+    lp(&mut b, encryption_public_key);
     b
 }
 
@@ -370,7 +416,8 @@ pub async fn register(
 }
 
 /// Logs this device in with the master password and the Secret Key (from the argument, or the
-/// one this device already holds). Pins the server key and KSF profile on first use.
+/// one this device already holds). Pins the server key and KSF profile on first use. An account
+/// with two-step verification makes this fail with `TwoFactorRequired`; use [`login_with`].
 pub async fn login(
     home: &Home,
     server: &str,
@@ -379,6 +426,37 @@ pub async fn login(
     secret_key: Option<&str>,
     device_name: &str,
 ) -> ClientResult<UnlockedAccount> {
+    Ok(
+        login_with(home, server, email, password, secret_key, device_name, None)
+            .await?
+            .unlocked,
+    )
+}
+
+/// Asks for a two-step verification code (a prompt, a flag, an environment variable).
+pub type CodeSource<'a> = &'a mut (dyn FnMut() -> ClientResult<crate::Secret> + Send);
+
+/// What a login returns besides the keys: what the server restricts the session to.
+pub struct LoginOutcome {
+    pub unlocked: UnlockedAccount,
+    /// `two_factor_setup` or `password_change` when the session may only fix that first.
+    pub restriction: Option<String>,
+    /// Logins left before two-step verification becomes mandatory.
+    pub two_factor_grace_remaining: Option<u32>,
+    /// When the master password was last set (from the verified login), Unix seconds.
+    pub password_changed_at: i64,
+}
+
+/// [`login`], answering a `two_factor_required` login with a code from `two_factor`.
+pub async fn login_with(
+    home: &Home,
+    server: &str,
+    email: &str,
+    password: &str,
+    secret_key: Option<&str>,
+    device_name: &str,
+    two_factor: Option<CodeSource<'_>>,
+) -> ClientResult<LoginOutcome> {
     let existing = refuse_other_account(home, server, email)?;
     let sk = match (secret_key, &existing) {
         (Some(text), _) => SecretKey::parse(text)?,
@@ -415,20 +493,33 @@ pub async fn login(
             ));
         }
     }
-    let finish = api
+    let first = api
         .login_finish(&LoginFinishRequest {
             login_id: start.login_id,
             credential_finalization: finalization.into(),
             device_name: device_name.to_string(),
         })
-        .await
-        .map_err(|e| match e {
+        .await;
+    let finish = match first {
+        Err(ClientError::TwoFactorRequired { challenge }) => {
+            let Some(source) = two_factor else {
+                return Err(ClientError::TwoFactorRequired { challenge });
+            };
+            let code = source()?;
+            api.login_2fa(&TwoFactorLoginRequest {
+                challenge: challenge.expose().to_string(),
+                code: code.expose().trim().to_string(),
+            })
+            .await?
+        }
+        other => other.map_err(|e| match e {
             ClientError::Api {
                 code: ErrorCode::InvalidCredentials,
                 ..
             } => ClientError::WrongCredentials,
             other => other,
-        })?;
+        })?,
+    };
     let account = finish.account.clone();
     let user_id = start.user_id;
     if account.keyset.ksf != start.ksf {
@@ -485,9 +576,15 @@ pub async fn login(
         session_token: Some(finish.session_token.clone()),
         session_id: Some(finish.session_id),
         locked: false,
+        org: existing.map(|s| s.org).unwrap_or_default(),
     };
     home.save_device(&state)?;
-    Ok(unlocked)
+    Ok(LoginOutcome {
+        unlocked,
+        restriction: finish.restriction.clone(),
+        two_factor_grace_remaining: finish.two_factor_grace_remaining,
+        password_changed_at: finish.account.password_changed_at,
+    })
 }
 
 fn salt16(b: &Bytes) -> ClientResult<[u8; 16]> {
@@ -546,19 +643,62 @@ pub async fn change_password(
     old_password: &str,
     new_password: &str,
 ) -> ClientResult<u64> {
-    check_new_password(new_password)?;
-    // A fresh OPAQUE login proves the current password to the server (it refuses credential
-    // changes from older sessions) and gives this device a new session.
-    let current = home.device()?;
-    login(
+    change_password_with(home, unlocked, old_password, new_password, None).await
+}
+
+/// [`change_password`], with a source of two-step codes for the fresh login. The new password
+/// must meet the company's verified master password policy.
+pub async fn change_password_with(
+    home: &Home,
+    unlocked: &UnlockedAccount,
+    old_password: &str,
+    new_password: &str,
+    two_factor: Option<CodeSource<'_>>,
+) -> ClientResult<u64> {
+    change_password_inner(
         home,
-        &current.server,
-        &current.email,
-        old_password,
-        None,
-        "castellan CLI",
+        unlocked,
+        Some((old_password, two_factor)),
+        new_password,
     )
-    .await?;
+    .await
+}
+
+/// Changes the master password right after a login on this device (whose session is fresh),
+/// for example when the server restricts the new session to a password change.
+pub async fn change_password_after_login(
+    home: &Home,
+    unlocked: &UnlockedAccount,
+    new_password: &str,
+) -> ClientResult<u64> {
+    change_password_inner(home, unlocked, None, new_password).await
+}
+
+async fn change_password_inner(
+    home: &Home,
+    unlocked: &UnlockedAccount,
+    relogin: Option<(&str, Option<CodeSource<'_>>)>,
+    new_password: &str,
+) -> ClientResult<u64> {
+    check_new_password(new_password)?;
+    if let Some(policy) = crate::org::current_policy(home).await? {
+        crate::org::policy::check_master_password(&policy.policies, new_password)?;
+    }
+    if let Some((old_password, two_factor)) = relogin {
+        // A fresh OPAQUE login proves the current password to the server (it refuses
+        // credential changes from older sessions) and gives this device a new session.
+        let current = home.device()?;
+        login_with(
+            home,
+            &current.server,
+            &current.email,
+            old_password,
+            None,
+            "castellan CLI",
+            two_factor,
+        )
+        .await?;
+    }
     let mut state = home.device()?;
     let sk = SecretKey::parse(&state.secret_key)?;
     let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());

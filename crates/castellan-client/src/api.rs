@@ -157,6 +157,16 @@ impl ApiClient {
             return Ok(bytes.to_vec());
         }
         Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(ErrorBody {
+                error:
+                    ErrorDetail {
+                        code: ErrorCode::TwoFactorRequired,
+                        challenge: Some(challenge),
+                        ..
+                    },
+            }) => ClientError::TwoFactorRequired {
+                challenge: crate::Secret::new(challenge),
+            },
             Ok(body) => ClientError::Api {
                 status: status.as_u16(),
                 code: body.error.code,
@@ -254,6 +264,384 @@ impl ApiClient {
             None,
         )
         .await
+    }
+}
+
+/// Percent-encodes a query value.
+fn q(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Filters of an audit query (`GET /companies/{cid}/audit`).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<Uuid>,
+    pub event_prefix: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+impl AuditFilter {
+    fn query(&self, format: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        if let Some(u) = self.user_id {
+            parts.push(format!("user_id={u}"));
+        }
+        if let Some(e) = &self.event_prefix {
+            parts.push(format!("event={}", q(e)));
+        }
+        if let Some(t) = self.since {
+            parts.push(format!("since={t}"));
+        }
+        if let Some(t) = self.until {
+            parts.push(format!("until={t}"));
+        }
+        if let Some(b) = self.before {
+            parts.push(format!("before={b}"));
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!("limit={l}"));
+        }
+        if let Some(f) = format {
+            parts.push(format!("format={f}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+/// The organisation endpoints (docs/organisation.md; the list is in `castellan_types::org`).
+/// Answers whose shape the contract leaves open are read as JSON values.
+impl ApiClient {
+    async fn call_ok<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> ClientResult<()> {
+        self.call_raw(method, path, body).await.map(|_| ())
+    }
+
+    pub async fn login_2fa(
+        &self,
+        req: &TwoFactorLoginRequest,
+    ) -> ClientResult<LoginFinishResponse> {
+        self.call(Method::POST, "/auth/login/2fa", Some(req)).await
+    }
+    pub async fn setup_status(&self) -> ClientResult<SetupStatusResponse> {
+        self.call::<(), _>(Method::GET, "/setup", None).await
+    }
+    pub async fn setup(&self, req: &SetupRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, "/setup", Some(req)).await
+    }
+    pub async fn membership(&self) -> ClientResult<MembershipResponse> {
+        self.call::<(), _>(Method::GET, "/me/membership", None)
+            .await
+    }
+    pub async fn my_key_grants(&self) -> ClientResult<KeyGrantListResponse> {
+        self.call::<(), _>(Method::GET, "/me/key-grants", None)
+            .await
+    }
+    pub async fn my_groups(&self) -> ClientResult<MyGroupsResponse> {
+        self.call::<(), _>(Method::GET, "/me/groups", None).await
+    }
+    pub async fn report_item_events(&self, req: &ItemEventsRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, "/me/audit-events", Some(req))
+            .await
+    }
+    pub async fn customers(&self, partner: Uuid) -> ClientResult<CompanyListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/partners/{partner}/customers"), None)
+            .await
+    }
+    pub async fn create_customer(
+        &self,
+        partner: Uuid,
+        req: &CreateCustomerRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/partners/{partner}/customers"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn policy_templates(
+        &self,
+        partner: Uuid,
+    ) -> ClientResult<PolicyTemplateListResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/partners/{partner}/policy-templates"),
+            None,
+        )
+        .await
+    }
+    pub async fn put_policy_template(
+        &self,
+        partner: Uuid,
+        req: &PutPolicyTemplateRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/partners/{partner}/policy-templates"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_policy_template(&self, partner: Uuid, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::DELETE,
+            &format!("/partners/{partner}/policy-templates/{id}"),
+            None,
+        )
+        .await
+    }
+    pub async fn technician_customers(
+        &self,
+        partner: Uuid,
+        tech: Uuid,
+    ) -> ClientResult<TechnicianCustomersResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/partners/{partner}/technicians/{tech}/customers"),
+            None,
+        )
+        .await
+    }
+    pub async fn assign_technician(
+        &self,
+        partner: Uuid,
+        tech: Uuid,
+        customer: Uuid,
+        req: &AssignTechnicianRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::PUT,
+            &format!("/partners/{partner}/technicians/{tech}/customers/{customer}"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn unassign_technician(
+        &self,
+        partner: Uuid,
+        tech: Uuid,
+        customer: Uuid,
+    ) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::DELETE,
+            &format!("/partners/{partner}/technicians/{tech}/customers/{customer}"),
+            None,
+        )
+        .await
+    }
+    pub async fn company(&self, id: Uuid) -> ClientResult<CompanyDto> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{id}"), None)
+            .await
+    }
+    pub async fn update_company(&self, id: Uuid, req: &UpdateCompanyRequest) -> ClientResult<()> {
+        self.call_ok(Method::PATCH, &format!("/companies/{id}"), Some(req))
+            .await
+    }
+    pub async fn set_subscription(&self, id: Uuid, req: &SubscriptionRequest) -> ClientResult<()> {
+        self.call_ok(
+            Method::PUT,
+            &format!("/companies/{id}/subscription"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn policy(&self, id: Uuid) -> ClientResult<PolicyResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{id}/policy"), None)
+            .await
+    }
+    pub async fn set_policy(&self, id: Uuid, req: &SetPolicyRequest) -> ClientResult<()> {
+        self.call_ok(Method::PUT, &format!("/companies/{id}/policy"), Some(req))
+            .await
+    }
+    pub async fn invitations(&self, id: Uuid) -> ClientResult<InvitationListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{id}/invitations"), None)
+            .await
+    }
+    pub async fn create_invitation(
+        &self,
+        id: Uuid,
+        req: &CreateInvitationRequest,
+    ) -> ClientResult<InvitationCreatedResponse> {
+        self.call(
+            Method::POST,
+            &format!("/companies/{id}/invitations"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn revoke_invitation(&self, id: Uuid, invitation: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::DELETE,
+            &format!("/companies/{id}/invitations/{invitation}"),
+            None,
+        )
+        .await
+    }
+    pub async fn preview_invitation(
+        &self,
+        invitation: Uuid,
+        req: &InvitationSecretRequest,
+    ) -> ClientResult<InvitationPreviewResponse> {
+        self.call(
+            Method::POST,
+            &format!("/invitations/{invitation}/preview"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn accept_invitation(
+        &self,
+        invitation: Uuid,
+        req: &InvitationSecretRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/invitations/{invitation}/accept"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn members(&self, id: Uuid) -> ClientResult<MemberListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{id}/members"), None)
+            .await
+    }
+    pub async fn confirm_member(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        req: &ConfirmMemberRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{id}/members/{user}/confirm"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn update_member(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        req: &UpdateMemberRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::PATCH,
+            &format!("/companies/{id}/members/{user}"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn remove_member(&self, id: Uuid, user: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::POST,
+            &format!("/companies/{id}/members/{user}/remove"),
+            None,
+        )
+        .await
+    }
+    pub async fn reset_member(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        req: &ResetMemberRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{id}/members/{user}/reset"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_member(&self, id: Uuid, user: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::DELETE,
+            &format!("/companies/{id}/members/{user}"),
+            None,
+        )
+        .await
+    }
+    pub async fn groups(&self, id: Uuid) -> ClientResult<GroupListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{id}/groups"), None)
+            .await
+    }
+    pub async fn create_group(&self, id: Uuid, req: &NewGroupDto) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/companies/{id}/groups"), Some(req))
+            .await
+    }
+    pub async fn update_roster(
+        &self,
+        id: Uuid,
+        group: Uuid,
+        req: &RosterUpdateRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::PUT,
+            &format!("/companies/{id}/groups/{group}/roster"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn delete_group(&self, id: Uuid, group: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(
+            Method::DELETE,
+            &format!("/companies/{id}/groups/{group}"),
+            None,
+        )
+        .await
+    }
+    pub async fn audit(&self, id: Uuid, filter: &AuditFilter) -> ClientResult<AuditListResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{id}/audit{}", filter.query(None)),
+            None,
+        )
+        .await
+    }
+    /// The audit events as CSV text (the server's export).
+    pub async fn audit_csv(&self, id: Uuid, filter: &AuditFilter) -> ClientResult<String> {
+        let bytes = self
+            .call_raw::<()>(
+                Method::GET,
+                &format!("/companies/{id}/audit{}", filter.query(Some("csv"))),
+                None,
+            )
+            .await?;
+        String::from_utf8(bytes)
+            .map_err(|_| ClientError::Protocol("the CSV export is not UTF-8".into()))
+    }
+    pub async fn two_factor_enroll(&self) -> ClientResult<TwoFactorEnrollResponse> {
+        self.call::<(), _>(Method::POST, "/account/2fa/enroll", None)
+            .await
+    }
+    pub async fn two_factor_confirm(
+        &self,
+        req: &TwoFactorCodeRequest,
+    ) -> ClientResult<TwoFactorConfirmResponse> {
+        self.call(Method::POST, "/account/2fa/confirm", Some(req))
+            .await
+    }
+    pub async fn two_factor_disable(&self, req: &TwoFactorCodeRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, "/account/2fa/disable", Some(req))
+            .await
     }
 }
 

@@ -50,6 +50,29 @@ pub enum ClientError {
     },
     #[error("unexpected response from the server: {0}")]
     Protocol(String),
+    /// The password was right and the account has two-step verification: the login needs a
+    /// code for this challenge (`POST /auth/login/2fa`).
+    #[error("this login needs a two-step verification code")]
+    TwoFactorRequired { challenge: Secret },
+}
+
+/// A secret string (a 2FA challenge, a code): wiped on drop, never printed.
+#[derive(Clone, Default)]
+pub struct Secret(pub zeroize::Zeroizing<String>);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(zeroize::Zeroizing::new(s.into()))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl ClientError {

@@ -47,6 +47,9 @@ pub struct DeviceState {
     pub session_token: Option<String>,
     pub session_id: Option<Uuid>,
     pub locked: bool,
+    /// Pinned company keys and the highest verified policy per company (see `org::pins`).
+    #[serde(default)]
+    pub org: crate::org::pins::OrgPins,
 }
 
 impl std::fmt::Debug for DeviceState {

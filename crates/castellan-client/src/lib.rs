@@ -10,6 +10,8 @@
 //! - [`cache`] / [`sync`] / [`manifest`] / [`merge`]: the offline cache (server ciphertext and
 //!   queued changes), two-way sync, signed vault manifests, and the field-by-field merge of
 //!   concurrent edits.
+//! - [`org`]: the organisation (companies, members, groups, policies, 2FA, audit): company and
+//!   group keys, signed documents, pins, the verified policy, and the admin operations.
 //!
 //! Invariant: this crate never depends on the server crates (only as dev-dependencies for
 //! tests). Every ciphertext is opened with an associated-data context rebuilt from what the
@@ -27,8 +29,9 @@ pub mod item;
 mod keyids;
 pub mod manifest;
 pub mod merge;
+pub mod org;
 pub mod search;
 pub mod sync;
 pub mod vault;
 
-pub use error::{ClientError, ClientResult};
+pub use error::{ClientError, ClientResult, Secret};

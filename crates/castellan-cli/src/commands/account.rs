@@ -3,8 +3,9 @@
 use anyhow::{Context as _, Result};
 use castellan_client::account;
 use castellan_client::api::ApiClient;
+use castellan_client::org::{self, admin, InviteLink};
 use castellan_client::vault::VaultSession;
-use castellan_client::ClientError;
+use castellan_client::{ClientError, Secret};
 use serde_json::json;
 
 use super::Ctx;
@@ -40,21 +41,41 @@ fn emergency_kit(server: &str, email: &str, secret_key: &str) -> String {
     )
 }
 
+fn required<'a>(v: &'a Option<String>, what: &str) -> Result<&'a str> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ClientError::Invalid(format!("--{what} is required")).into())
+}
+
 pub async fn register(ctx: &Ctx, args: AccountArgs) -> Result<()> {
-    let password = prompt::master_password(true)?;
-    let (reg, _unlocked) = account::register(
-        &ctx.home,
-        &args.server,
-        &args.email,
-        &password,
-        &device_name(&args),
-    )
-    .await?;
-    let kit = emergency_kit(
-        args.server.trim_end_matches('/'),
-        &reg.email,
-        &reg.secret_key,
-    );
+    let (server, reg, joined) = match &args.invite {
+        Some(link) => {
+            let link = InviteLink::parse(link)?;
+            let server = args.server.clone().unwrap_or_else(|| link.server.clone());
+            let password = prompt::master_password(true)?;
+            let (reg, joined) = admin::register_with_invite(
+                &ctx.home,
+                &server,
+                &link,
+                args.email.as_deref(),
+                &password,
+                &device_name(&args),
+            )
+            .await?;
+            (server, reg, Some(joined))
+        }
+        None => {
+            let server = required(&args.server, "server")?.to_string();
+            let email = required(&args.email, "email")?;
+            let password = prompt::master_password(true)?;
+            let (reg, _unlocked) =
+                account::register(&ctx.home, &server, email, &password, &device_name(&args))
+                    .await?;
+            (server, reg, None)
+        }
+    };
+    let kit = emergency_kit(server.trim_end_matches('/'), &reg.email, &reg.secret_key);
     if let Some(path) = &args.kit_file {
         write_private(path, kit.as_bytes()).with_context(|| {
             format!(
@@ -63,18 +84,33 @@ pub async fn register(ctx: &Ctx, args: AccountArgs) -> Result<()> {
             )
         })?;
     }
+    if let Some(j) = &joined {
+        for w in &j.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     if ctx.json {
-        print_json(&json!({
+        let mut v = json!({
             "user_id": reg.user_id,
             "email": reg.email,
-            "server": args.server.trim_end_matches('/'),
+            "server": server.trim_end_matches('/'),
             "secret_key": reg.secret_key.as_str(),
-        }));
+        });
+        if let Some(j) = &joined {
+            v["company"] = serde_json::to_value(j)?;
+        }
+        print_json(&v);
     } else {
         println!("Account created and this device is logged in.\n");
         println!("{kit}");
         if let Some(path) = &args.kit_file {
             println!("The Emergency Kit was also saved to {}.", path.display());
+        }
+        if let Some(j) = &joined {
+            println!(
+                "You joined {} as {:?}; an administrator confirms you next. Company key fingerprint: {}",
+                j.company_name, j.role, j.fingerprint
+            );
         }
     }
     Ok(())
@@ -95,33 +131,112 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 pub async fn login(ctx: &Ctx, args: AccountArgs) -> Result<()> {
+    let server = required(&args.server, "server")?;
+    let email = required(&args.email, "email")?;
     let existing = ctx.home.load_device()?;
     let password = prompt::master_password(false)?;
     let sk = match &existing {
-        Some(s) if s.email.eq_ignore_ascii_case(args.email.trim()) => prompt::secret_key_from_env(),
+        Some(s) if s.email.eq_ignore_ascii_case(email) => prompt::secret_key_from_env(),
         _ => prompt::secret_key()?,
     };
     if existing.is_none() && sk.is_none() {
         anyhow::bail!("the Secret Key is required on a new device: set CASTELLAN_SECRET_KEY or run in a terminal");
     }
-    let unlocked = account::login(
+    let totp = args.totp.clone();
+    let mut code = move || -> castellan_client::ClientResult<Secret> {
+        prompt::totp_code(totp.as_deref())
+            .map(|c| Secret::new(c.as_str()))
+            .map_err(|e| ClientError::Invalid(e.to_string()))
+    };
+    let outcome = account::login_with(
         &ctx.home,
-        &args.server,
-        &args.email,
+        server,
+        email,
         &password,
         sk.as_deref().map(|s| s.as_str()),
         &device_name(&args),
+        Some(&mut code),
     )
     .await?;
     let state = ctx.home.device()?;
-    if ctx.json {
-        print_json(
-            &json!({ "user_id": unlocked.user_id, "email": unlocked.email, "device_id": state.device_id, "server": state.server }),
+    if let Some(n) = outcome.two_factor_grace_remaining {
+        eprintln!(
+            "warning: your company requires two-step verification; {n} login(s) left before you must set it up (`castellan 2fa enable`)"
         );
+    }
+    // The company's verified policy (an integrity failure is reported; an unreachable or
+    // restricted organisation API is not an error for the login).
+    let policy = match org::refresh_membership(&ctx.home).await {
+        Ok(p) => p.map(|(_, eff)| eff),
+        Err(e @ ClientError::Integrity(_)) => return Err(e.into()),
+        Err(_) => org::pinned_own_policy(&ctx.home),
+    };
+    if let Some(p) = &policy {
+        for w in &p.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let too_old = policy.as_ref().and_then(|p| {
+        org::policy::password_too_old(&p.policies, outcome.password_changed_at, now())
+    });
+    let mut changed_password = false;
+    let must_change = outcome.restriction.as_deref() == Some("password_change");
+    if must_change || too_old.is_some() {
+        let why = match too_old {
+            Some(days) if !must_change => format!(
+                "your master password is {days} days old, older than your company's policy allows"
+            ),
+            _ => "an administrator requires a new master password".to_string(),
+        };
+        if prompt::interactive()
+            || std::env::var("CASTELLAN_NEW_PASSWORD").is_ok_and(|v| !v.is_empty())
+        {
+            eprintln!("{why}; choose a new one now.");
+            let new = prompt::new_master_password()?;
+            account::change_password_after_login(&ctx.home, &outcome.unlocked, &new).await?;
+            changed_password = true;
+        } else if must_change {
+            return Err(ClientError::Api {
+                status: 403,
+                code: castellan_types::ErrorCode::PasswordChangeRequired,
+                message: format!("logged in, but {why}"),
+                current_version: None,
+            }
+            .into());
+        } else {
+            eprintln!("warning: {why}; run `castellan change-password`");
+        }
+    }
+    if outcome.restriction.as_deref() == Some("two_factor_setup") {
+        eprintln!(
+            "note: your company requires two-step verification and this session can only set it up: run `castellan 2fa enable`"
+        );
+    }
+    let unlocked = &outcome.unlocked;
+    if ctx.json {
+        print_json(&json!({
+            "user_id": unlocked.user_id,
+            "email": unlocked.email,
+            "device_id": state.device_id,
+            "server": state.server,
+            "restriction": if changed_password { None } else { outcome.restriction.clone() },
+            "two_factor_grace_remaining": outcome.two_factor_grace_remaining,
+            "password_changed": changed_password,
+        }));
     } else {
         println!("Logged in as {} on {}.", unlocked.email, state.server);
+        if changed_password {
+            println!("Master password changed.");
+        }
     }
     Ok(())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 pub async fn logout(ctx: &Ctx, force: bool) -> Result<()> {
@@ -172,6 +287,15 @@ pub async fn unlock(ctx: &Ctx) -> Result<()> {
     if let Some(mut agent) = castellan_agent::AgentClient::connect(&ctx.home).await {
         agent.unlock(&password).await?;
     }
+    if let Some(p) = org::pinned_own_policy(&ctx.home) {
+        if let Some(days) = org::policy::password_too_old(
+            &p.policies,
+            session.state.account.password_changed_at,
+            now(),
+        ) {
+            eprintln!("warning: your master password is {days} days old, older than your company's policy allows; run `castellan change-password`");
+        }
+    }
     if ctx.json {
         print_json(&json!({ "locked": false }));
     } else {
@@ -195,8 +319,15 @@ pub async fn status(ctx: &Ctx) -> Result<()> {
         Err(ClientError::Unreachable { .. }) => (false, false),
         Err(_) => (true, false),
     };
+    let fingerprint = castellan_client::org::fingerprint_display(
+        &castellan_client::org::keys::member_fingerprint(
+            state.account.keyset.signing_public_key.as_slice(),
+            state.account.keyset.encryption_public_key.as_slice(),
+        ),
+    );
     if ctx.json {
         print_json(&json!({
+            "fingerprint": fingerprint,
             "logged_in": true,
             "server": state.server,
             "email": state.email,
@@ -237,6 +368,7 @@ pub async fn status(ctx: &Ctx) -> Result<()> {
             state.device_id,
             ctx.home.dir().display()
         );
+        println!("Key fingerprint: {fingerprint}");
     }
     Ok(())
 }
@@ -248,7 +380,14 @@ pub async fn change_password(ctx: &Ctx) -> Result<()> {
     let old = prompt::master_password(false)?;
     let session = VaultSession::open(&ctx.home, &old, false).await?;
     let new = prompt::new_master_password()?;
-    let revoked = account::change_password(&ctx.home, &session.account, &old, &new).await?;
+    let mut code = || -> castellan_client::ClientResult<Secret> {
+        prompt::totp_code(None)
+            .map(|c| Secret::new(c.as_str()))
+            .map_err(|e| ClientError::Invalid(e.to_string()))
+    };
+    let revoked =
+        account::change_password_with(&ctx.home, &session.account, &old, &new, Some(&mut code))
+            .await?;
     if ctx.json {
         print_json(&json!({ "changed": true, "revoked_sessions": revoked }));
     } else {

@@ -5,6 +5,7 @@ use castellan_client::item::{FieldKind, ItemData, ItemType};
 use castellan_client::vault::{now, ItemEntry, Snapshot, SyncStatus, VaultSession};
 use castellan_client::ClientError;
 use castellan_crypto::{generate_password, PasswordPolicy, TotpSpec};
+use castellan_types::ItemEventKind;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -243,6 +244,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             }
             let id = s.create_item(profile(p), &data).await?;
             offline_note(ctx, &s);
+            audit(ctx, profile(p), id, ItemEventKind::Created, None).await;
             if ctx.json {
                 print_json(&json!({ "id": id }));
             } else {
@@ -347,6 +349,14 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
         } => {
             let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
             let (entry, data) = s.get_item(id).await?;
+            let shown = match &field {
+                Some(name) => Some(Some(name.as_str())),
+                None if ctx.json || reveal => Some(None),
+                None => None,
+            };
+            if let Some(f) = shown {
+                audit(ctx, entry.profile, id, ItemEventKind::Viewed, f).await;
+            }
             if let Some(name) = field {
                 let v = data.field(&name).ok_or_else(|| {
                     ClientError::NotFound(format!("the item has no field {name:?}"))
@@ -368,7 +378,8 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             favorite,
             fields,
         } => {
-            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let item_profile = resolve(&snap, &id.to_string())?.profile;
             let ts = now();
             let (data, version) = s
                 .update_item(id, None, None, |d| {
@@ -384,6 +395,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                     })
                 })
                 .await?;
+            audit(ctx, item_profile, id, ItemEventKind::Changed, None).await;
             done(ctx, &s, id, version, &format!("Updated {}.", data.title));
         }
         ItemCommand::Mv {
@@ -421,7 +433,9 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             done(ctx, &s, id, version, "Moved.");
         }
         ItemCommand::Rm { item, purge } => {
-            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let item_profile = resolve(&snap, &id.to_string())?.profile;
+            audit(ctx, item_profile, id, ItemEventKind::Deleted, None).await;
             if purge {
                 s.purge_item(id, true).await?;
                 if ctx.json {
@@ -549,6 +563,20 @@ pub async fn totp(ctx: &Ctx, item: &str) -> Result<()> {
         println!("{code}");
     }
     Ok(())
+}
+
+/// Reports an event on a Business item when the company's verified policy turns password
+/// auditing on (ids only; best effort, never fails the command).
+async fn audit(
+    ctx: &Ctx,
+    profile: castellan_types::VaultKindDto,
+    id: Uuid,
+    kind: ItemEventKind,
+    field: Option<&str>,
+) {
+    if profile == castellan_types::VaultKindDto::Business {
+        castellan_client::org::events::report(&ctx.home, &[(id, kind, field)]).await;
+    }
 }
 
 fn clip(s: &str, n: usize) -> String {

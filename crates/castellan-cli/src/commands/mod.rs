@@ -1,6 +1,7 @@
 //! One module per command group. Each returns `anyhow::Result<()>` and prints its own output.
 
 mod account;
+mod admin;
 mod agent;
 mod folder;
 mod item;
@@ -54,6 +55,29 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The unlocked account keys (agent or master password), for organisation commands.
+    pub async fn account(&self) -> Result<castellan_client::account::UnlockedAccount> {
+        let state = self.home.device()?;
+        if state.locked {
+            return Err(castellan_client::ClientError::Locked.into());
+        }
+        if let Some(mut agent) = castellan_agent::AgentClient::connect(&self.home).await {
+            if let Ok(Some(ak)) = agent.keys().await {
+                return Ok(castellan_client::account::open_account(
+                    state.user_id,
+                    &state.email,
+                    ak,
+                    &state.account,
+                )?);
+            }
+        }
+        let pw = prompt::master_password(false)?;
+        let (_, account) = castellan_client::account::unlock_local(&self.home, &pw)?;
+        Ok(account)
+    }
+}
+
 pub fn profile(p: Profile) -> VaultKindDto {
     match p {
         Profile::Personal => VaultKindDto::Personal,
@@ -83,5 +107,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Agent(c) => agent::run(&ctx, c).await,
         Command::Generate(args) => tools::generate(&ctx, args),
         Command::Totp { item } => item::totp(&ctx, &item).await,
+        Command::Admin(c) => admin::run(&ctx, c).await,
+        Command::Join { link } => admin::join(&ctx, &link).await,
+        Command::TwoFactor(c) => admin::two_factor(&ctx, c).await,
     }
 }
