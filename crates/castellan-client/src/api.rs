@@ -283,7 +283,8 @@ fn q(v: &str) -> String {
 /// Filters of an audit query (`GET /companies/{cid}/audit`).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub user_id: Option<Uuid>,
+    /// An email or a user id (actor or target).
+    pub user: Option<String>,
     pub event_prefix: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -294,11 +295,11 @@ pub struct AuditFilter {
 impl AuditFilter {
     fn query(&self, format: Option<&str>) -> String {
         let mut parts = Vec::new();
-        if let Some(u) = self.user_id {
-            parts.push(format!("user_id={u}"));
+        if let Some(u) = &self.user {
+            parts.push(format!("user={}", q(u)));
         }
         if let Some(e) = &self.event_prefix {
-            parts.push(format!("event={}", q(e)));
+            parts.push(format!("type={}", q(e)));
         }
         if let Some(t) = self.since {
             parts.push(format!("since={t}"));

@@ -1020,24 +1020,8 @@ fn csv_field(s: &str) -> String {
 async fn audit(ctx: &Ctx, a: AuditArgs) -> Result<()> {
     let s = org(ctx).await?;
     let c = s.resolve_company(a.company.as_deref()).await?;
-    let user_id = match &a.user {
-        Some(u) => match u.parse::<uuid::Uuid>() {
-            Ok(id) => Some(id),
-            Err(_) => Some(
-                s.api
-                    .members(c.id)
-                    .await?
-                    .members
-                    .into_iter()
-                    .find(|m| m.email.eq_ignore_ascii_case(u.trim()))
-                    .map(|m| m.user_id)
-                    .ok_or_else(|| ClientError::NotFound(format!("no member {u}")))?,
-            ),
-        },
-        None => None,
-    };
     let filter = AuditFilter {
-        user_id,
+        user: a.user.clone(),
         event_prefix: a.event_type.clone(),
         since: a.since.as_deref().map(parse_time).transpose()?,
         until: a.until.as_deref().map(parse_time).transpose()?,

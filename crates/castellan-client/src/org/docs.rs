@@ -41,7 +41,7 @@ pub fn verify<T: DeserializeOwned>(
     )
     .map_err(|_| {
         ClientError::integrity(format!(
-            "a {statement_type} document has an invalid signature"
+            "the signature of a {statement_type} document is invalid"
         ))
     })?;
     serde_json::from_slice(doc.body.as_slice()).map_err(|e| {
