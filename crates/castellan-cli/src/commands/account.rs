@@ -144,9 +144,12 @@ pub async fn login(ctx: &Ctx, args: AccountArgs) -> Result<()> {
     }
     let totp = args.totp.clone();
     let mut code = move || -> castellan_client::ClientResult<Secret> {
+        // No code and no terminal: the login needs one (exit 4, with a hint).
         prompt::totp_code(totp.as_deref())
             .map(|c| Secret::new(c.as_str()))
-            .map_err(|e| ClientError::Invalid(e.to_string()))
+            .map_err(|_| ClientError::TwoFactorRequired {
+                challenge: Secret::default(),
+            })
     };
     let outcome = account::login_with(
         &ctx.home,
