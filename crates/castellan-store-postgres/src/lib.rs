@@ -470,8 +470,7 @@ fn session_from_row(row: &PgRow) -> StoreResult<SessionRecord> {
         last_seen_at: get(row, "last_seen_at")?,
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
-        // Filled in with the organisation schema (migration 0003).
-        restriction: None,
+        restriction: get(row, "restriction")?,
     })
 }
 
@@ -522,19 +521,67 @@ fn object_lock_key(id: Uuid) -> i32 {
     word(0) ^ word(4) ^ word(8) ^ word(12)
 }
 
-/// Takes the next sync feed position inside the caller's transaction and queues its change hint
-/// (delivered on commit).
-async fn next_seq_and_notify(tx: &mut PgConnection, user_id: Uuid) -> Result<i64, Error> {
-    let seq: i64 = sqlx::query(sql::FEED_NEXT_SEQ)
+/// Takes the next sync feed position inside the caller's transaction (its row lock is held
+/// until the commit).
+async fn next_seq(tx: &mut PgConnection) -> Result<i64, Error> {
+    Ok(sqlx::query(sql::FEED_NEXT_SEQ)
         .fetch_one(&mut *tx)
         .await?
-        .try_get(0)?;
+        .try_get(0)?)
+}
+
+/// Queues the change hint "the feed of `user_id` reached `seq`" (delivered on commit, dropped on
+/// rollback).
+async fn notify_change(tx: &mut PgConnection, user_id: Uuid, seq: i64) -> Result<(), Error> {
     sqlx::query(sql::NOTIFY)
         .bind(CHANGES_CHANNEL)
         .bind(hint_payload(user_id, seq))
         .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Takes the next sync feed position inside the caller's transaction and queues its change hint
+/// (delivered on commit).
+async fn next_seq_and_notify(tx: &mut PgConnection, user_id: Uuid) -> Result<i64, Error> {
+    let seq = next_seq(&mut *tx).await?;
+    notify_change(&mut *tx, user_id, seq).await?;
     Ok(seq)
+}
+
+/// Deletes the user's object if it is at `version` and leaves its tombstone with the next feed
+/// position, inside the caller's transaction; returns that position (`None`, with nothing
+/// changed, if there is no such object at that version). The caller holds the object's row lock
+/// and queues the change hint ([`notify_change`]). The one way an object is deleted:
+/// `delete_object` and the removal of a member's business items both come here.
+async fn delete_object_leaving_tombstone(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    object_id: Uuid,
+    version: i64,
+    now: i64,
+) -> Result<Option<i64>, Error> {
+    let deleted = sqlx::query(sql::OBJECT_DELETE)
+        .bind(object_id)
+        .bind(user_id)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(deleted) = deleted else {
+        return Ok(None);
+    };
+    let vault_id: Uuid = get(&deleted, "vault_id")?;
+    // A delete is an object write too: it takes the next feed position, kept by the tombstone.
+    let seq = next_seq(&mut *tx).await?;
+    sqlx::query(sql::TOMBSTONE_INSERT)
+        .bind(object_id)
+        .bind(user_id)
+        .bind(vault_id)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Some(seq))
 }
 
 /// `NotFound` unless the vault exists and belongs to the user.
@@ -820,26 +867,12 @@ impl PgStore {
             return Err(StoreError::VersionConflict { current }.into());
         }
         write_manifests(&mut tx, user_id, manifests, now).await?;
-        let deleted = sqlx::query(sql::OBJECT_DELETE)
-            .bind(object_id)
-            .bind(user_id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let seq =
+            delete_object_leaving_tombstone(&mut tx, user_id, object_id, expected_version, now)
+                .await?;
         // Unreachable while the row lock is held, as in put_object.
-        let deleted = deleted.ok_or(StoreError::VersionConflict { current })?;
-        let vault_id: Uuid = get(&deleted, "vault_id")?;
-        // A delete is an object write too: it takes the next feed position, kept by the
-        // tombstone.
-        let seq = next_seq_and_notify(&mut tx, user_id).await?;
-        sqlx::query(sql::TOMBSTONE_INSERT)
-            .bind(object_id)
-            .bind(user_id)
-            .bind(vault_id)
-            .bind(seq)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let seq = seq.ok_or(StoreError::VersionConflict { current })?;
+        notify_change(&mut tx, user_id, seq).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1032,6 +1065,7 @@ impl Store for PgStore {
             .bind(session.last_seen_at)
             .bind(session.expires_at)
             .bind(session.revoked_at)
+            .bind(session.restriction)
             .execute(&self.pool)
             .await
             .map_err(|e| {

@@ -72,12 +72,13 @@ pub const LOGIN_ATTEMPT_PURGE_EXPIRED: &str = "DELETE FROM login_attempts WHERE 
 
 macro_rules! session_columns {
     () => {
-        "id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at"
+        "id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at, \
+         restriction"
     };
 }
 pub const SESSION_INSERT: &str = "INSERT INTO sessions \
-     (id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     (id, user_id, token_hash, device_name, created_at, last_seen_at, expires_at, revoked_at, restriction) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 pub const SESSION_BY_TOKEN_HASH: &str = concat!(
     "SELECT ",
     session_columns!(),

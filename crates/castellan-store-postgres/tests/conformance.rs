@@ -226,7 +226,7 @@ async fn concurrent_starts_migrate_once() {
         .await
         .unwrap();
     let applied: Vec<(i64, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    assert_eq!(applied, vec![(1, true), (2, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
 
     // Every instance works on the one schema, and a later start finds nothing to do.
     let (u, v) = user();
@@ -678,4 +678,65 @@ async fn listener_stops_when_the_store_closes() {
         .await
         .expect("the listener ends when the store closes")
         .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// organisation
+
+/// The audit log is append-only below the store too: triggers refuse UPDATE, DELETE and
+/// TRUNCATE, whoever connects.
+#[tokio::test]
+async fn audit_log_refuses_update_delete_and_truncate() {
+    use castellan_store::{AuditRecord, OrgStore};
+
+    let db = fresh_db().await;
+    let seq = db
+        .store
+        .append_audit(AuditRecord {
+            seq: 0,
+            at: 1,
+            company_id: Some(Uuid::new_v4()),
+            actor_id: None,
+            actor_email: None,
+            target_user_id: None,
+            target_email: None,
+            event: "login.succeeded".into(),
+            details: "{}".into(),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let raw = db.db.raw().await;
+    for statement in [
+        "UPDATE audit_log SET event = 'x' WHERE seq = $1",
+        "UPDATE audit_log SET details = '{}' WHERE seq = $1",
+        "DELETE FROM audit_log WHERE seq = $1",
+    ] {
+        let err = sqlx::query(statement)
+            .bind(seq)
+            .execute(&raw)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    for statement in ["DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let err = sqlx::query(statement)
+            .execute(&raw)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let row = sqlx::query("SELECT COUNT(*), MAX(event) FROM audit_log")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>(0), 1);
+    assert_eq!(row.get::<String, _>(1), "login.succeeded");
+    raw.close().await;
 }
