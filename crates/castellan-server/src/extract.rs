@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use castellan_store::Store;
 use castellan_types::ErrorCode;
 use serde::de::DeserializeOwned;
@@ -60,6 +60,49 @@ pub struct Session {
     pub user_id: Uuid,
     /// When the session was created by a successful OPAQUE login.
     pub created_at: i64,
+    /// What the session is restricted to until it is done (see [`check_restriction`]).
+    pub restriction: Option<String>,
+}
+
+/// The session may only set up two-step verification (the company requires it and the grace
+/// logins are used up).
+pub const RESTRICTION_TWO_FACTOR_SETUP: &str = "two_factor_setup";
+/// The session may only change the master password (an admin requires it).
+pub const RESTRICTION_PASSWORD_CHANGE: &str = "password_change";
+
+/// A restricted session reaches only the account, logout and what lifts the restriction;
+/// everything else answers 403 with the restriction's code. `path` is relative to `/api/v1`.
+fn check_restriction(
+    restriction: Option<&str>,
+    method: &Method,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Some(r) = restriction else {
+        return Ok(());
+    };
+    let path = path
+        .strip_prefix(castellan_types::API_PREFIX)
+        .unwrap_or(path)
+        .trim_end_matches('/');
+    let always = (method == Method::GET && path == "/account")
+        || (method == Method::POST && path == "/auth/logout");
+    let (fix, code, message) = if r == RESTRICTION_PASSWORD_CHANGE {
+        (
+            ["/account/password/start", "/account/password/finish"],
+            ErrorCode::PasswordChangeRequired,
+            "an administrator requires a new master password; change it before anything else",
+        )
+    } else {
+        (
+            ["/account/2fa/enroll", "/account/2fa/confirm"],
+            ErrorCode::TwoFactorSetupRequired,
+            "your company requires two-step verification; set it up before anything else",
+        )
+    };
+    if always || (method == Method::POST && fix.contains(&path)) {
+        return Ok(());
+    }
+    Err(ApiError::new(StatusCode::FORBIDDEN, code, message))
 }
 
 impl<S: Store> FromRequestParts<Shared<S>> for Session {
@@ -91,10 +134,16 @@ impl<S: Store> FromRequestParts<Shared<S>> for Session {
         if now - session.last_seen_at > 60 {
             state.store.touch_session(session.id, now).await?;
         }
+        check_restriction(
+            session.restriction.as_deref(),
+            &parts.method,
+            parts.uri.path(),
+        )?;
         Ok(Session {
             session_id: session.id,
             user_id: session.user_id,
             created_at: session.created_at,
+            restriction: session.restriction,
         })
     }
 }

@@ -9,10 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+mod authz;
 pub mod backup;
 mod error;
 mod extract;
 pub mod hints;
+mod mail;
 pub mod migrate;
 mod openapi;
 mod ratelimit;
@@ -26,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use castellan_store::Store;
+use castellan_store::{OrgStore, Store};
 use tokio::net::TcpListener;
 
 /// Hides the password of a database URL (`scheme://user:***@host/db`) for logs and messages.
@@ -63,6 +65,9 @@ pub enum ServerError {
     ServerKey(String),
     #[error("server stopped with an I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// `smtp_url` or `smtp_from` is unusable (the message never shows the relay's password).
+    #[error("invalid mail settings: {0}")]
+    Mail(String),
 }
 
 impl From<castellan_store::StoreError> for ServerError {
@@ -224,6 +229,7 @@ pub async fn run(
                     path.display()
                 );
             }
+            announce_setup_token(&store).await;
             serve(store, settings, listener, shutdown_signal()).await
         }
         Backend::Postgres(url) => {
@@ -241,6 +247,7 @@ pub async fn run(
                 let addr = listener.local_addr()?;
                 tracing::info!(%addr, database = %shown, "castellan server listening");
                 println!("castellan server listening on http://{addr} (database {shown})");
+                announce_setup_token(&store).await;
                 serve_router(router, hints, listener, shutdown_signal()).await
             }
             .await;
@@ -249,6 +256,56 @@ pub async fn run(
             result
         }
     }
+}
+
+/// While no partner exists, prints the setup token (made and stored on the first start, the
+/// same on every start until it is used) on stdout, with the command that uses it. It is never
+/// logged.
+async fn announce_setup_token<S: Store>(store: &S) {
+    match store.has_partner().await {
+        Ok(true) => {}
+        Ok(false) => match store
+            .setup_token_get_or_init(routes::new_setup_token())
+            .await
+        {
+            Ok(token) => {
+                println!("Setup token: {token}");
+                println!(
+                    "Create the first partner with: castellan admin setup --token {token} --name \"Your company\""
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read or store the setup token"),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot tell whether setup is done; no setup token printed")
+        }
+    }
+}
+
+/// Operator command (`castellan server setup-token`): stores a new setup token, replacing any
+/// unused one, and returns it. With it a registered user creates a further partner
+/// (`castellan admin setup`). Opens the database named as for [`run`].
+pub async fn issue_setup_token(
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Result<String, ServerError> {
+    let token = routes::new_setup_token();
+    match backend_for(data_dir, database_url)? {
+        Backend::Sqlite { path, in_data_dir } => {
+            if in_data_dir {
+                prepare_data_dir(data_dir)?;
+            }
+            let store = castellan_store_sqlite::SqliteStore::open(&path).await?;
+            store.setup_token_set(token.clone()).await?;
+        }
+        Backend::Postgres(url) => {
+            let store = castellan_store_postgres::PgStore::connect(url).await?;
+            let result = store.setup_token_set(token.clone()).await;
+            store.close().await;
+            result?;
+        }
+    }
+    Ok(token)
 }
 
 async fn bind_listener(bind: &str) -> Result<TcpListener, ServerError> {

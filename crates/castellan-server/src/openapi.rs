@@ -16,10 +16,30 @@ use crate::routes;
         routes::list_sessions, routes::revoke_session,
         routes::list_objects, routes::get_object, routes::put_object, routes::delete_object,
         routes::sync, routes::events,
+        routes::setup_status, routes::setup,
+        routes::my_membership, routes::my_key_grants, routes::my_groups, routes::report_item_events,
+        routes::list_customers, routes::create_customer,
+        routes::list_policy_templates, routes::put_policy_template, routes::delete_policy_template,
+        routes::technician_customers, routes::assign_technician, routes::unassign_technician,
+        routes::get_company, routes::update_company, routes::set_subscription,
+        routes::get_policy, routes::set_policy,
+        routes::list_invitations, routes::create_invitation, routes::revoke_invitation,
+        routes::preview_invitation, routes::accept_invitation,
+        routes::list_members, routes::confirm_member, routes::update_member,
+        routes::remove_member, routes::reset_member, routes::delete_member,
+        routes::list_groups, routes::create_group, routes::update_roster, routes::delete_group,
+        routes::company_audit,
+        routes::two_factor_enroll, routes::two_factor_confirm, routes::two_factor_disable,
+        routes::login_two_factor,
     ),
-    components(schemas(castellan_types::ErrorCode, castellan_types::ChangeHint)),
+    components(schemas(
+        castellan_types::ErrorCode, castellan_types::ChangeHint,
+        castellan_types::MemberCertBody, castellan_types::InvitationBody,
+        castellan_types::GroupRosterBody, castellan_types::PolicyBody,
+        castellan_types::ItemEventKind,
+    )),
     modifiers(&BearerAuth),
-    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"))
+    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"), (name = "organisation"))
 )]
 struct ApiDoc;
 

@@ -34,7 +34,7 @@ pub(crate) fn floor_profile() -> KsfProfile {
     }
 }
 
-fn addr_key(prefix: &str, addr: &ClientAddr) -> String {
+pub(crate) fn addr_key(prefix: &str, addr: &ClientAddr) -> String {
     match addr.0 {
         Some(ip) => format!("{prefix}:ip:{ip}"),
         None => format!("{prefix}:ip:local"),
@@ -217,7 +217,7 @@ fn fake_user_id<S>(state: &Shared<S>, email: &str) -> Uuid {
     uuid::Builder::from_random_bytes(b).into_uuid()
 }
 
-fn failure_key(email: &str) -> String {
+pub(crate) fn failure_key(email: &str) -> String {
     format!("login-fail:{email}")
 }
 
@@ -279,12 +279,18 @@ pub(crate) async fn login_start<S: Store>(
     }))
 }
 
-/// Step 2 of login: checks the client's OPAQUE finalization and opens a session.
+/// Step 2 of login: checks the client's OPAQUE finalization and opens a session. With
+/// two-step verification on, answers `401 two_factor_required` with a `challenge` instead (the
+/// login finishes at `/auth/login/2fa`). A disabled member, or a member of a disabled company,
+/// gets `403 account_disabled` (only after the password proved right).
 #[utoipa::path(post, path = "/api/v1/auth/login/finish", tag = "auth", request_body = LoginFinishRequest,
-    responses((status = 200, body = LoginFinishResponse), (status = 401, body = ErrorBody, description = "invalid_credentials or login_expired"),
+    responses((status = 200, body = LoginFinishResponse),
+              (status = 401, body = ErrorBody, description = "invalid_credentials, login_expired, or two_factor_required (with challenge)"),
+              (status = 403, body = ErrorBody, description = "account_disabled"),
               (status = 429, body = ErrorBody)))]
 pub(crate) async fn login_finish<S: Store>(
     State(state): State<Shared<S>>,
+    addr: ClientAddr,
     ApiJson(req): ApiJson<LoginFinishRequest>,
 ) -> ApiResult<Json<LoginFinishResponse>> {
     let now = now();
@@ -318,19 +324,171 @@ pub(crate) async fn login_finish<S: Store>(
     let Some(user) = user else {
         state.rate_limit_record(&fkey, now).await?;
         tracing::info!("failed login");
+        let (actor_id, company_id) = match attempt.user_id {
+            Some(id) => (
+                Some(id),
+                state
+                    .store
+                    .membership_of(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|m| m.company_id),
+            ),
+            None => (None, None),
+        };
+        super::org::record(
+            &state,
+            super::org::Event {
+                company_id,
+                actor_id,
+                actor_email: Some(attempt.email.clone()),
+                target_user_id: None,
+                target_email: None,
+                event: "login.failed".into(),
+                details: serde_json::json!({"reason": "credentials"}),
+                ip: addr.0.map(|ip| ip.to_string()),
+            },
+        )
+        .await;
         return Err(ApiError::invalid_credentials());
     };
-    state.rate_limit_clear(&fkey).await?;
-
-    let mut raw = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    let token = URL_SAFE_NO_PAD.encode(raw);
     let device_name: String = req
         .device_name
         .chars()
         .filter(|c| !c.is_control())
         .take(100)
         .collect();
+    check_login_allowed(&state, &user, &addr).await?;
+    if state
+        .store
+        .two_factor(user.id)
+        .await?
+        .is_some_and(|t| t.enabled)
+    {
+        // The failure counter is not reset yet: wrong codes keep counting against it.
+        return Err(super::two_factor::new_challenge(&state, &user, device_name).await?);
+    }
+    Ok(Json(
+        open_session(&state, &user, device_name, &addr, "password").await?,
+    ))
+}
+
+/// Logins that need two-step verification but may still go without it.
+pub(crate) const TWO_FACTOR_GRACE_LOGINS: i64 = 3;
+
+/// Refuses the login of a disabled member or of a member of a disabled company (the password
+/// was right, so this reveals nothing to someone guessing it).
+pub(crate) async fn check_login_allowed<S: Store>(
+    state: &Shared<S>,
+    user: &UserRecord,
+    addr: &ClientAddr,
+) -> ApiResult<()> {
+    let Some(member) = state.store.membership_of(user.id).await? else {
+        return Ok(());
+    };
+    let company_disabled = state
+        .store
+        .company(member.company_id)
+        .await?
+        .is_some_and(|c| c.status == castellan_store::CompanyStatus::Disabled);
+    if member.disabled || company_disabled {
+        super::org::record(
+            state,
+            super::org::Event {
+                company_id: Some(member.company_id),
+                actor_id: Some(user.id),
+                actor_email: Some(user.email.clone()),
+                target_user_id: None,
+                target_email: None,
+                event: "login.refused".into(),
+                details: serde_json::json!({
+                    "reason": if member.disabled { "member_disabled" } else { "company_disabled" }
+                }),
+                ip: addr.0.map(|ip| ip.to_string()),
+            },
+        )
+        .await;
+        return Err(crate::authz::account_disabled());
+    }
+    Ok(())
+}
+
+/// Whether the user's company requires two-step verification, the user has not set it up
+/// and the grace logins are used up.
+pub(crate) async fn two_factor_setup_due<S: Store>(
+    state: &Shared<S>,
+    user_id: Uuid,
+) -> ApiResult<bool> {
+    let Some(member) = state.store.membership_of(user_id).await? else {
+        return Ok(false);
+    };
+    let Some(company) = state.store.company(member.company_id).await? else {
+        return Ok(false);
+    };
+    if !super::org::company_policy(&company).require_two_factor {
+        return Ok(false);
+    }
+    let enabled = state
+        .store
+        .two_factor(user_id)
+        .await?
+        .is_some_and(|t| t.enabled);
+    Ok(!enabled && member.logins_without_2fa > TWO_FACTOR_GRACE_LOGINS)
+}
+
+/// Opens the session of a login whose credentials (and second factor, when on) are proven:
+/// counts a grace login when the company requires two-step verification and the user has
+/// none (after three the session may only set it up), restricts the session to a password
+/// change when an admin requires one, resets the failure counter and records the login.
+pub(crate) async fn open_session<S: Store>(
+    state: &Shared<S>,
+    user: &UserRecord,
+    device_name: String,
+    addr: &ClientAddr,
+    method: &str,
+) -> ApiResult<LoginFinishResponse> {
+    let now = now();
+    let mut restriction = None;
+    let mut grace = None;
+    let member = state.store.membership_of(user.id).await?;
+    if let Some(m) = &member {
+        let company = state.store.company(m.company_id).await?;
+        let requires_2fa = company
+            .as_ref()
+            .is_some_and(|c| super::org::company_policy(c).require_two_factor);
+        let has_2fa = state
+            .store
+            .two_factor(user.id)
+            .await?
+            .is_some_and(|t| t.enabled);
+        if m.require_password_change {
+            restriction = Some(crate::extract::RESTRICTION_PASSWORD_CHANGE.to_string());
+        }
+        if requires_2fa && !has_2fa {
+            let count = m.logins_without_2fa + 1;
+            state
+                .store
+                .update_member(
+                    m.company_id,
+                    m.user_id,
+                    castellan_store::MemberUpdate {
+                        logins_without_2fa: Some(count),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            grace = Some((TWO_FACTOR_GRACE_LOGINS - count).max(0) as u32);
+            if count > TWO_FACTOR_GRACE_LOGINS && restriction.is_none() {
+                restriction = Some(crate::extract::RESTRICTION_TWO_FACTOR_SETUP.to_string());
+            }
+        }
+    }
+    state.rate_limit_clear(&failure_key(&user.email)).await?;
+
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    let token = URL_SAFE_NO_PAD.encode(raw);
     let session = SessionRecord {
         id: Uuid::new_v4(),
         user_id: user.id,
@@ -340,19 +498,35 @@ pub(crate) async fn login_finish<S: Store>(
         last_seen_at: now,
         expires_at: now + state.settings.session_ttl_secs,
         revoked_at: None,
-        restriction: None,
+        restriction: restriction.clone(),
     };
     let (session_id, expires_at) = (session.id, session.expires_at);
     state.store.create_session(session).await?;
     tracing::info!(user_id = %user.id, %session_id, "login");
-    Ok(Json(LoginFinishResponse {
+    super::org::record(
+        state,
+        super::org::Event {
+            company_id: member.as_ref().map(|m| m.company_id),
+            actor_id: Some(user.id),
+            actor_email: Some(user.email.clone()),
+            target_user_id: None,
+            target_email: None,
+            event: "login.succeeded".into(),
+            details: serde_json::json!({
+                "method": method, "restriction": restriction, "two_factor_grace_remaining": grace,
+            }),
+            ip: addr.0.map(|ip| ip.to_string()),
+        },
+    )
+    .await;
+    Ok(LoginFinishResponse {
         session_token: token,
         session_id,
         expires_at,
-        account: account_response(&state, &user).await?,
-        restriction: None,
-        two_factor_grace_remaining: None,
-    }))
+        account: account_response(state, user).await?,
+        restriction,
+        two_factor_grace_remaining: grace,
+    })
 }
 
 /// The signed-in account: key set and vault key wraps.
@@ -450,6 +624,32 @@ pub(crate) async fn password_change_finish<S: Store>(
         .store
         .revoke_other_sessions(user.id, Some(session.session_id), now)
         .await?;
+    // An admin's "change the master password" is done; the session may do more again (or
+    // only set up two-step verification, when that is due).
+    if let Some(m) = state.store.membership_of(user.id).await? {
+        if m.require_password_change {
+            state
+                .store
+                .update_member(
+                    m.company_id,
+                    user.id,
+                    castellan_store::MemberUpdate {
+                        require_password_change: Some(false),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+        }
+    }
+    if session.restriction.as_deref() == Some(crate::extract::RESTRICTION_PASSWORD_CHANGE) {
+        let next = two_factor_setup_due(&state, user.id)
+            .await?
+            .then(|| crate::extract::RESTRICTION_TWO_FACTOR_SETUP.to_string());
+        state
+            .store
+            .set_session_restriction(session.session_id, next)
+            .await?;
+    }
     tracing::info!(user_id = %user.id, revoked, "master password changed");
     Ok(Json(PasswordChangeFinishResponse {
         credentials_version: req.credentials_version + 1,

@@ -1,16 +1,27 @@
 //! HTTP routes under `/api/v1`. One module per resource; every handler is generic over the store.
 
 mod accounts;
+mod audit;
+mod companies;
+mod groups;
 mod health;
+mod invitations;
+mod me;
+mod members;
 mod objects;
+pub(crate) mod org;
+mod org_setup;
+mod partners;
+mod policies;
 mod sessions;
 mod sync;
+mod two_factor;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use castellan_store::Store;
 use castellan_types::{ErrorCode, MAX_BODY_BYTES};
@@ -25,10 +36,21 @@ use crate::error::ApiError;
 use crate::Shared;
 
 pub(crate) use accounts::*;
+pub(crate) use audit::*;
+pub(crate) use companies::*;
+pub(crate) use groups::*;
 pub(crate) use health::*;
+pub(crate) use invitations::*;
+pub(crate) use me::*;
+pub(crate) use members::*;
 pub(crate) use objects::*;
+pub(crate) use org::company_policy;
+pub(crate) use org_setup::*;
+pub(crate) use partners::*;
+pub(crate) use policies::*;
 pub(crate) use sessions::*;
 pub(crate) use sync::*;
+pub(crate) use two_factor::*;
 
 /// How long a request may take before it is answered with 408 (every route but `/events`).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,6 +81,82 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
                 .delete(delete_object::<S>),
         )
         .route("/sync", get(sync::<S>))
+        // Organisation (see castellan_types::org and docs/organisation.md).
+        .route("/setup", get(setup_status::<S>).post(setup::<S>))
+        .route("/me/membership", get(my_membership::<S>))
+        .route("/me/key-grants", get(my_key_grants::<S>))
+        .route("/me/groups", get(my_groups::<S>))
+        .route("/me/audit-events", post(report_item_events::<S>))
+        .route(
+            "/partners/{pid}/customers",
+            get(list_customers::<S>).post(create_customer::<S>),
+        )
+        .route(
+            "/partners/{pid}/policy-templates",
+            get(list_policy_templates::<S>).post(put_policy_template::<S>),
+        )
+        .route(
+            "/partners/{pid}/policy-templates/{tid}",
+            delete(delete_policy_template::<S>),
+        )
+        .route(
+            "/partners/{pid}/technicians/{uid}/customers",
+            get(technician_customers::<S>),
+        )
+        .route(
+            "/partners/{pid}/technicians/{uid}/customers/{cid}",
+            put(assign_technician::<S>).delete(unassign_technician::<S>),
+        )
+        .route(
+            "/companies/{cid}",
+            get(get_company::<S>).patch(update_company::<S>),
+        )
+        .route("/companies/{cid}/subscription", put(set_subscription::<S>))
+        .route(
+            "/companies/{cid}/policy",
+            get(get_policy::<S>).put(set_policy::<S>),
+        )
+        .route(
+            "/companies/{cid}/invitations",
+            get(list_invitations::<S>).post(create_invitation::<S>),
+        )
+        .route(
+            "/companies/{cid}/invitations/{id}",
+            delete(revoke_invitation::<S>),
+        )
+        .route("/invitations/{id}/preview", post(preview_invitation::<S>))
+        .route("/invitations/{id}/accept", post(accept_invitation::<S>))
+        .route("/companies/{cid}/members", get(list_members::<S>))
+        .route(
+            "/companies/{cid}/members/{uid}",
+            patch(update_member::<S>).delete(delete_member::<S>),
+        )
+        .route(
+            "/companies/{cid}/members/{uid}/confirm",
+            post(confirm_member::<S>),
+        )
+        .route(
+            "/companies/{cid}/members/{uid}/remove",
+            post(remove_member::<S>),
+        )
+        .route(
+            "/companies/{cid}/members/{uid}/reset",
+            post(reset_member::<S>),
+        )
+        .route(
+            "/companies/{cid}/groups",
+            get(list_groups::<S>).post(create_group::<S>),
+        )
+        .route("/companies/{cid}/groups/{gid}", delete(delete_group::<S>))
+        .route(
+            "/companies/{cid}/groups/{gid}/roster",
+            put(update_roster::<S>),
+        )
+        .route("/companies/{cid}/audit", get(company_audit::<S>))
+        .route("/account/2fa/enroll", post(two_factor_enroll::<S>))
+        .route("/account/2fa/confirm", post(two_factor_confirm::<S>))
+        .route("/account/2fa/disable", post(two_factor_disable::<S>))
+        .route("/auth/login/2fa", post(login_two_factor::<S>))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
