@@ -11,10 +11,14 @@
 //!    empty; then [`castellan_store_postgres::PgStore::connect`] applies the migrations.
 //! 3. In ONE PostgreSQL transaction, which first takes an exclusive lock on every table (so no
 //!    server can use the target meanwhile) and checks again that they are empty, every table is
-//!    copied in dependency order, converting the types (TEXT ids to `uuid`, 0/1 to `boolean`,
-//!    INTEGER to `bigint`/`integer`, BLOB to `bytea`). Values are copied as they are, so the feed
-//!    counter, the feed floor and every `seq` stay exactly what they were and the devices'
-//!    cursors stay valid; sessions are copied too, so devices stay logged in.
+//!    copied in dependency order (the one self-reference, a customer's partner, is checked at the
+//!    commit), converting the types (TEXT ids to `uuid`, 0/1 to `boolean`, INTEGER to
+//!    `bigint`/`integer`, BLOB to `bytea`). Values are copied as they are, so the feed counter,
+//!    the feed floor, the audit counter and every `seq` stay exactly what they were and the
+//!    devices' cursors stay valid; sessions are copied too (with their restrictions), so devices
+//!    stay logged in. The organisation (companies, members, invitations, key grants, technician
+//!    assignments, groups, policy templates, two-step verification) and the append-only audit
+//!    log are copied like every other table.
 //! 4. Still inside that transaction, every table is read back and compared with the source: the
 //!    row count and a content checksum (SHA-256 over a canonical encoding of the rows in primary
 //!    key order, the same on both sides, see [`TableSummary`]). Only if every table matches is the
@@ -114,8 +118,8 @@ const fn null(name: &'static str, ty: Ty) -> Col {
 
 struct Table {
     name: &'static str,
-    /// The primary key (one column): rows are read in its order on both sides.
-    key: &'static str,
+    /// The primary key (one or more columns): rows are read in its order on both sides.
+    key: &'static [&'static str],
     cols: &'static [Col],
     /// The migrations insert the row `(1, 0)`: a new database has exactly that row, and the copy
     /// replaces it.
@@ -123,11 +127,11 @@ struct Table {
 }
 
 impl Table {
-    fn key_index(&self) -> usize {
-        self.cols
+    /// The positions of the key columns in `cols`.
+    fn key_indexes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.key
             .iter()
-            .position(|c| c.name == self.key)
-            .unwrap_or(0)
+            .map(|k| self.cols.iter().position(|c| c.name == *k).unwrap_or(0))
     }
 
     fn column_list(&self) -> String {
@@ -143,39 +147,45 @@ impl Table {
             "SELECT {} FROM {} ORDER BY {}",
             self.column_list(),
             self.name,
-            self.key
+            self.key.join(", ")
         )
     }
 
     fn postgres_select(&self) -> String {
         // Text keys in byte order whatever the database's collation, like SQLite's BINARY and
-        // Rust's `String` order; `uuid` and integers order the same way everywhere.
-        let collate = if self.cols[self.key_index()].ty == Ty::Text {
-            " COLLATE \"C\""
-        } else {
-            ""
-        };
+        // Rust's `String` order; `uuid`, `bytea` and integers order the same way everywhere.
+        let order: Vec<String> = self
+            .key_indexes()
+            .map(|i| {
+                let c = &self.cols[i];
+                if c.ty == Ty::Text {
+                    format!("{} COLLATE \"C\"", c.name)
+                } else {
+                    c.name.to_string()
+                }
+            })
+            .collect();
         format!(
-            "SELECT {} FROM {} ORDER BY {}{collate}",
+            "SELECT {} FROM {} ORDER BY {}",
             self.column_list(),
             self.name,
-            self.key
+            order.join(", ")
         )
     }
 }
 
-/// Every table of schema version 2, in an order where each table comes after the tables it
+/// Every table of schema version 3, in an order where each table comes after the tables it
 /// references.
 static TABLES: &[Table] = &[
     Table {
         name: "server_config",
-        key: "key",
+        key: &["key"],
         cols: &[col("key", Ty::Text), col("value", Ty::Bytes)],
         seeded: false,
     },
     Table {
         name: "users",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             col("email", Ty::Text),
@@ -189,7 +199,7 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "vaults",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             col("user_id", Ty::Uuid),
@@ -202,7 +212,7 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "login_attempts",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             null("user_id", Ty::Uuid),
@@ -214,7 +224,7 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "sessions",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             col("user_id", Ty::Uuid),
@@ -224,12 +234,13 @@ static TABLES: &[Table] = &[
             col("last_seen_at", Ty::Int8),
             col("expires_at", Ty::Int8),
             null("revoked_at", Ty::Int8),
+            null("restriction", Ty::Text),
         ],
         seeded: false,
     },
     Table {
         name: "rate_limits",
-        key: "key",
+        key: &["key"],
         cols: &[
             col("key", Ty::Text),
             col("window_start", Ty::Int8),
@@ -239,13 +250,13 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "feed_counter",
-        key: "id",
+        key: &["id"],
         cols: &[col("id", Ty::Int4), col("value", Ty::Int8)],
         seeded: true,
     },
     Table {
         name: "objects",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             col("user_id", Ty::Uuid),
@@ -264,7 +275,7 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "tombstones",
-        key: "id",
+        key: &["id"],
         cols: &[
             col("id", Ty::Uuid),
             col("user_id", Ty::Uuid),
@@ -276,19 +287,211 @@ static TABLES: &[Table] = &[
     },
     Table {
         name: "feed_floor",
-        key: "id",
+        key: &["id"],
         cols: &[col("id", Ty::Int4), col("value", Ty::Int8)],
         seeded: true,
     },
     Table {
         name: "vault_manifests",
-        key: "vault_id",
+        key: &["vault_id"],
         cols: &[
             col("vault_id", Ty::Uuid),
             col("user_id", Ty::Uuid),
             col("counter", Ty::Int8),
             col("blob", Ty::Bytes),
             col("updated_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    // Schema version 3: the organisation. `companies.partner_id` references `companies`: its
+    // foreign key is deferred during the copy (rows come in id order, not partners first).
+    Table {
+        name: "companies",
+        key: &["id"],
+        cols: &[
+            col("id", Ty::Uuid),
+            col("kind", Ty::Text),
+            null("partner_id", Ty::Uuid),
+            col("name", Ty::Text),
+            col("status", Ty::Text),
+            col("plan", Ty::Text),
+            null("seats", Ty::Int8),
+            null("trial_ends_at", Ty::Int8),
+            col("signing_public_key", Ty::Bytes),
+            col("encryption_public_key", Ty::Bytes),
+            null("policy", Ty::Bytes),
+            col("policy_counter", Ty::Int8),
+            col("created_at", Ty::Int8),
+            col("updated_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "members",
+        key: &["user_id"],
+        cols: &[
+            col("user_id", Ty::Uuid),
+            col("company_id", Ty::Uuid),
+            col("role", Ty::Text),
+            col("status", Ty::Text),
+            col("disabled", Ty::Bool),
+            null("cert", Ty::Bytes),
+            null("invitation", Ty::Bytes),
+            col("require_password_change", Ty::Bool),
+            col("logins_without_2fa", Ty::Int8),
+            col("joined_at", Ty::Int8),
+            null("confirmed_at", Ty::Int8),
+            null("confirmed_by", Ty::Uuid),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "key_grants",
+        key: &["company_id", "user_id"],
+        cols: &[
+            col("company_id", Ty::Uuid),
+            col("user_id", Ty::Uuid),
+            col("sealed", Ty::Bytes),
+            col("granted_by", Ty::Uuid),
+            col("created_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "technician_assignments",
+        key: &["customer_id", "technician_id"],
+        cols: &[
+            col("customer_id", Ty::Uuid),
+            col("technician_id", Ty::Uuid),
+            col("assigned_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "invitations",
+        key: &["id"],
+        cols: &[
+            col("id", Ty::Uuid),
+            col("company_id", Ty::Uuid),
+            col("email", Ty::Text),
+            col("role", Ty::Text),
+            col("secret_hash", Ty::Bytes),
+            col("signed", Ty::Bytes),
+            col("created_by", Ty::Uuid),
+            col("created_at", Ty::Int8),
+            col("expires_at", Ty::Int8),
+            null("accepted_by", Ty::Uuid),
+            null("accepted_at", Ty::Int8),
+            null("revoked_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "groups",
+        key: &["id"],
+        cols: &[
+            col("id", Ty::Uuid),
+            col("company_id", Ty::Uuid),
+            col("name", Ty::Text),
+            col("is_everyone", Ty::Bool),
+            col("signing_public_key", Ty::Bytes),
+            col("encryption_public_key", Ty::Bytes),
+            col("roster", Ty::Bytes),
+            col("roster_version", Ty::Int8),
+            col("admin_grant", Ty::Bytes),
+            col("created_at", Ty::Int8),
+            col("updated_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "group_members",
+        key: &["group_id", "user_id"],
+        cols: &[
+            col("group_id", Ty::Uuid),
+            col("user_id", Ty::Uuid),
+            col("position", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "group_grants",
+        key: &["group_id", "user_id"],
+        cols: &[
+            col("group_id", Ty::Uuid),
+            col("user_id", Ty::Uuid),
+            col("sealed", Ty::Bytes),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "policy_templates",
+        key: &["id"],
+        cols: &[
+            col("id", Ty::Uuid),
+            col("partner_id", Ty::Uuid),
+            col("name", Ty::Text),
+            col("policies", Ty::Text),
+            col("created_at", Ty::Int8),
+            col("updated_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "two_factor",
+        key: &["user_id"],
+        cols: &[
+            col("user_id", Ty::Uuid),
+            col("secret_sealed", Ty::Bytes),
+            col("enabled", Ty::Bool),
+            col("last_used_step", Ty::Int8),
+            col("created_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "two_factor_recovery_codes",
+        key: &["user_id", "code_hash"],
+        cols: &[
+            col("user_id", Ty::Uuid),
+            col("code_hash", Ty::Bytes),
+            col("position", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "two_factor_challenges",
+        key: &["id"],
+        cols: &[
+            col("id", Ty::Uuid),
+            col("user_id", Ty::Uuid),
+            col("token_hash", Ty::Bytes),
+            col("device_name", Ty::Text),
+            col("expires_at", Ty::Int8),
+        ],
+        seeded: false,
+    },
+    Table {
+        name: "audit_counter",
+        key: &["id"],
+        cols: &[col("id", Ty::Int4), col("value", Ty::Int8)],
+        seeded: true,
+    },
+    // Append-only (triggers refuse UPDATE and DELETE); the copy only inserts.
+    Table {
+        name: "audit_log",
+        key: &["seq"],
+        cols: &[
+            col("seq", Ty::Int8),
+            col("at", Ty::Int8),
+            null("company_id", Ty::Uuid),
+            null("actor_id", Ty::Uuid),
+            null("actor_email", Ty::Text),
+            null("target_user_id", Ty::Uuid),
+            null("target_email", Ty::Text),
+            col("event", Ty::Text),
+            col("details", Ty::Text),
+            null("ip", Ty::Text),
         ],
         seeded: false,
     },
@@ -348,7 +551,7 @@ struct TableHasher {
     table: &'static Table,
     sha: Sha256,
     rows: u64,
-    last_key: Option<Value>,
+    last_key: Option<Vec<Value>>,
 }
 
 impl TableHasher {
@@ -371,16 +574,16 @@ impl TableHasher {
 
     /// Adds a row; rows must come in strictly increasing key order.
     fn add(&mut self, row: &[Value]) -> Result<(), String> {
-        let key = &row[self.table.key_index()];
+        let key: Vec<Value> = self.table.key_indexes().map(|i| row[i].clone()).collect();
         if let Some(last) = &self.last_key {
-            if key <= last {
+            if key <= *last {
                 return Err(format!(
                     "the rows of table {} do not come in primary key order",
                     self.table.name
                 ));
             }
         }
-        self.last_key = Some(key.clone());
+        self.last_key = Some(key);
         for v in row {
             v.encode(&mut self.sha);
         }
@@ -404,8 +607,9 @@ fn hex(bytes: &[u8]) -> String {
 /// The row count and content checksum of one table.
 ///
 /// `sha256` is SHA-256 over `"castellan table checksum v1\0"`, the table name and each column
-/// name (each followed by a zero byte), then every row in primary key order (uuids by their
-/// bytes, text by its UTF-8 bytes), each row as its columns' canonical encodings in schema
+/// name (each followed by a zero byte), then every row in primary key order (uuids and byte
+/// strings by their bytes, text by its UTF-8 bytes, a key of several columns column by column),
+/// each row as its columns' canonical encodings in schema
 /// order: a tag byte (0 null, 1 integer, 2 text, 3 bytes, 4 uuid, 5 boolean) followed by the
 /// value (integers as 8 bytes big-endian; text and bytes as their length, 8 bytes big-endian,
 /// then the bytes; a uuid as its 16 bytes; a boolean as one byte 0 or 1). It is computed on
@@ -965,6 +1169,12 @@ pub async fn migrate_sqlite_to_postgres(
         .execute(&mut *tx)
         .await
         .map_err(|e| tgt_err(e.to_string()))?;
+    // Foreign keys declared DEFERRABLE (companies.partner_id, which points into its own table)
+    // are checked at the commit: the copy inserts in primary key order, not in dependency order.
+    sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| tgt_err(e.to_string()))?;
     let all = TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ");
     sqlx::query(&format!("LOCK TABLE {all} IN ACCESS EXCLUSIVE MODE"))
         .execute(&mut *tx)
@@ -1176,8 +1386,11 @@ pub(crate) mod tests {
 
     use super::*;
     use castellan_store::{
-        LoginAttempt, ManifestWrite, NewUser, NewVault, ObjectKind, ObjectWrite, SessionRecord,
-        Store, VaultKind,
+        AuditQuery, AuditRecord, CompanyCreate, CompanyKind, FounderMembership, GroupGrantRecord,
+        GroupRecord, InvitationRecord, KeyGrantRecord, LoginAttempt, ManifestWrite, MemberUpdate,
+        NewCompany, NewUser, NewVault, ObjectKind, ObjectWrite, OrgStore, Plan,
+        PolicyTemplateRecord, Role, SessionRecord, Store, TwoFactorChallenge, TwoFactorRecord,
+        VaultKind,
     };
     use castellan_store_postgres::PgStore;
     use castellan_store_sqlite::SqliteStore;
@@ -1266,6 +1479,8 @@ pub(crate) mod tests {
         pub(crate) users: Vec<Uuid>,
         pub(crate) token_hash: Vec<u8>,
         pub(crate) attempt: Uuid,
+        /// The partner and its customer.
+        pub(crate) companies: Vec<Uuid>,
     }
 
     /// Fills a store with a bit of everything: two users with two vaults each, items and
@@ -1370,7 +1585,7 @@ pub(crate) mod tests {
                 last_seen_at: 1_700_000_010,
                 expires_at: i64::MAX / 2,
                 revoked_at: None,
-                restriction: None,
+                restriction: (u == 1).then(|| "two_factor_setup".to_string()),
             };
             store.create_session(session.clone()).await.unwrap();
             if u == 0 {
@@ -1428,11 +1643,248 @@ pub(crate) mod tests {
         store.rate_limit_hit("login:1.2.3.4", 100).await.unwrap();
         store.rate_limit_hit("login:1.2.3.4", 100).await.unwrap();
         store.rate_limit_hit("Register:ÄÖ", 100).await.unwrap();
+        let users: Vec<Uuid> = users.into_iter().map(|(u, _)| u).collect();
+        let companies = populate_org(store, users[0], users[1]).await;
         Populated {
-            users: users.into_iter().map(|(u, _)| u).collect(),
+            users,
             token_hash,
             attempt,
+            companies,
         }
+    }
+
+    fn group(company_id: Uuid, name: &str, is_everyone: bool, members: Vec<Uuid>) -> GroupRecord {
+        GroupRecord {
+            id: Uuid::new_v4(),
+            company_id,
+            name: name.into(),
+            is_everyone,
+            signing_public_key: vec![1; 32],
+            encryption_public_key: vec![2; 32],
+            roster: format!("roster of {name}").into_bytes(),
+            roster_version: 1,
+            admin_grant: vec![3; 80],
+            members,
+            created_at: 1_700_000_300,
+            updated_at: 1_700_000_300,
+        }
+    }
+
+    /// The organisation part of [`populate`]: a partner founded by `admin` with the setup token,
+    /// `tech` invited, accepted and confirmed as its technician and assigned to a customer, a
+    /// group, open and revoked invitations, a policy, a policy template, 2FA with a used
+    /// recovery code and a challenge, and audit events (one without a company, one whose text
+    /// is not ASCII). Returns the partner and customer ids.
+    async fn populate_org<S: Store>(store: &S, admin: Uuid, tech: Uuid) -> Vec<Uuid> {
+        store.setup_token_set("setup-token".into()).await.unwrap();
+        let now = 1_700_000_300;
+        // The customer's id sorts before its partner's: the copy, which inserts in id order,
+        // meets the customer first (its foreign key is checked at the commit).
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let (customer, partner) = if a < b { (a, b) } else { (b, a) };
+        let everyone = group(partner, "Everyone", true, vec![admin]);
+        store
+            .create_company(CompanyCreate {
+                company: NewCompany {
+                    id: partner,
+                    kind: CompanyKind::Partner,
+                    partner_id: None,
+                    name: "Partner é".into(),
+                    plan: Plan::Advanced,
+                    seats: None,
+                    trial_ends_at: None,
+                    signing_public_key: vec![4; 32],
+                    encryption_public_key: vec![5; 32],
+                    created_at: now,
+                },
+                setup_token: Some("setup-token".into()),
+                founder: Some(FounderMembership {
+                    user_id: admin,
+                    cert: b"founder cert".to_vec(),
+                }),
+                key_grants: vec![KeyGrantRecord {
+                    company_id: partner,
+                    user_id: admin,
+                    sealed: vec![6; 96],
+                    granted_by: admin,
+                    created_at: now,
+                }],
+                everyone_grants: vec![GroupGrantRecord {
+                    group_id: everyone.id,
+                    user_id: admin,
+                    sealed: vec![7; 96],
+                }],
+                everyone,
+                policy: Some(b"{\"signed\":\"policy 1\"}".to_vec()),
+            })
+            .await
+            .unwrap();
+        store
+            .create_company(CompanyCreate {
+                company: NewCompany {
+                    id: customer,
+                    kind: CompanyKind::Customer,
+                    partner_id: Some(partner),
+                    name: "Customer".into(),
+                    plan: Plan::Trial,
+                    seats: Some(5),
+                    trial_ends_at: Some(now + 86_400),
+                    signing_public_key: vec![8; 32],
+                    encryption_public_key: vec![9; 32],
+                    created_at: now,
+                },
+                setup_token: None,
+                founder: None,
+                key_grants: vec![KeyGrantRecord {
+                    company_id: customer,
+                    user_id: admin,
+                    sealed: vec![10; 96],
+                    granted_by: admin,
+                    created_at: now,
+                }],
+                everyone: group(customer, "Everyone", true, vec![]),
+                everyone_grants: vec![],
+                policy: None,
+            })
+            .await
+            .unwrap();
+        store
+            .set_policy(customer, 1, b"customer policy".to_vec(), now + 1)
+            .await
+            .unwrap();
+
+        let tech_email = store.user_by_id(tech).await.unwrap().unwrap().email;
+        let invitation = |company_id: Uuid, email: &str, role: Role| InvitationRecord {
+            id: Uuid::new_v4(),
+            company_id,
+            email: email.into(),
+            role,
+            secret_hash: vec![11; 32],
+            signed: format!("invitation for {email}").into_bytes(),
+            created_by: admin,
+            created_at: now,
+            expires_at: i64::MAX / 2,
+            accepted_by: None,
+            accepted_at: None,
+            revoked_at: None,
+        };
+        let joined = invitation(partner, &tech_email, Role::Technician);
+        store.create_invitation(joined.clone()).await.unwrap();
+        store
+            .accept_invitation(joined.id, tech, now + 2)
+            .await
+            .unwrap();
+        store
+            .confirm_member(partner, tech, b"tech cert".to_vec(), admin, now + 3)
+            .await
+            .unwrap();
+        store
+            .update_member(
+                partner,
+                tech,
+                MemberUpdate {
+                    logins_without_2fa: Some(2),
+                    ..MemberUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .assign_technician(
+                customer,
+                tech,
+                KeyGrantRecord {
+                    company_id: customer,
+                    user_id: tech,
+                    sealed: vec![12; 96],
+                    granted_by: admin,
+                    created_at: now + 4,
+                },
+            )
+            .await
+            .unwrap();
+        let open = invitation(customer, "open@example.test", Role::User);
+        store.create_invitation(open).await.unwrap();
+        let revoked = invitation(customer, "revoked@example.test", Role::Admin);
+        store.create_invitation(revoked.clone()).await.unwrap();
+        store
+            .revoke_invitation(customer, revoked.id, now + 5)
+            .await
+            .unwrap();
+
+        let staff = group(partner, "Staff", false, vec![tech, admin]);
+        let grants = staff
+            .members
+            .iter()
+            .map(|u| GroupGrantRecord {
+                group_id: staff.id,
+                user_id: *u,
+                sealed: u.as_bytes().to_vec(),
+            })
+            .collect();
+        store.create_group(staff.clone(), grants).await.unwrap();
+        store
+            .put_policy_template(PolicyTemplateRecord {
+                id: Uuid::new_v4(),
+                partner_id: partner,
+                name: "Strict".into(),
+                policies: "{\"require_two_factor\":true}".into(),
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .unwrap();
+
+        store
+            .put_two_factor(TwoFactorRecord {
+                user_id: tech,
+                secret_sealed: vec![13; 48],
+                enabled: true,
+                last_used_step: 0,
+                recovery_code_hashes: (0u8..4).map(|i| vec![i; 32]).collect(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        assert!(store.use_totp_step(tech, 56_666_677).await.unwrap());
+        assert!(store.use_recovery_code(tech, &[2; 32]).await.unwrap());
+        store
+            .put_two_factor_challenge(TwoFactorChallenge {
+                id: Uuid::new_v4(),
+                user_id: tech,
+                token_hash: vec![14; 32],
+                device_name: "phone".into(),
+                expires_at: i64::MAX / 2,
+            })
+            .await
+            .unwrap();
+
+        for (company_id, event, details) in [
+            (Some(partner), "setup.completed", "{}"),
+            (
+                Some(customer),
+                "member.invited",
+                "{\"email\":\"ü@example.test\"}",
+            ),
+            (None, "server.started", "{}"),
+        ] {
+            store
+                .append_audit(AuditRecord {
+                    seq: 0,
+                    at: now + 6,
+                    company_id,
+                    actor_id: Some(admin),
+                    actor_email: Some("user0@example.test".into()),
+                    target_user_id: company_id.map(|_| tech),
+                    target_email: None,
+                    event: event.into(),
+                    details: details.into(),
+                    ip: Some("2001:db8::1".into()),
+                })
+                .await
+                .unwrap();
+        }
+        vec![partner, customer]
     }
 
     pub(crate) async fn sqlite_store(dir: &Path) -> (SqliteStore, PathBuf) {
@@ -1458,6 +1910,33 @@ pub(crate) mod tests {
             "{:?}\n",
             store.list_sessions(user, 1_700_000_030).await.unwrap()
         );
+        out += &format!("{:?}\n", store.membership_of(user).await.unwrap());
+        out += &format!("{:?}\n", store.key_grants_for_user(user).await.unwrap());
+        out += &format!("{:?}\n", store.technician_customers(user).await.unwrap());
+        out += &format!("{:?}\n", store.groups_of_user(user).await.unwrap());
+        out += &format!("{:?}\n", store.two_factor(user).await.unwrap());
+        out
+    }
+
+    /// Everything a server reads through the trait about one company. (`Debug` of grants and
+    /// 2FA records hides their bytes, so those are compared field by field.)
+    async fn org_view<S: Store>(store: &S, company: Uuid) -> String {
+        let mut out = String::new();
+        out += &format!("{:?}\n", store.company(company).await.unwrap());
+        out += &format!("{:?}\n", store.customers_of(company).await.unwrap());
+        out += &format!("{:?}\n", store.members_of(company).await.unwrap());
+        out += &format!("{:?}\n", store.invitations_of(company).await.unwrap());
+        out += &format!("{:?}\n", store.groups_of(company).await.unwrap());
+        out += &format!("{:?}\n", store.policy_templates_of(company).await.unwrap());
+        let audit = store
+            .query_audit(AuditQuery {
+                company_ids: vec![company],
+                limit: 100,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        out += &format!("{audit:?}\n");
         out
     }
 
@@ -1484,7 +1963,21 @@ pub(crate) mod tests {
         assert_eq!(rows("sessions"), 3);
         assert_eq!(rows("login_attempts"), 2);
         assert_eq!(rows("rate_limits"), 2);
-        assert_eq!(rows("server_config"), 2);
+        assert_eq!(rows("server_config"), 2, "the setup token was consumed");
+        assert_eq!(rows("companies"), 2);
+        assert_eq!(rows("members"), 2);
+        assert_eq!(rows("key_grants"), 3);
+        assert_eq!(rows("technician_assignments"), 1);
+        assert_eq!(rows("invitations"), 3);
+        assert_eq!(rows("groups"), 3);
+        assert_eq!(rows("group_members"), 3);
+        assert_eq!(rows("group_grants"), 3);
+        assert_eq!(rows("policy_templates"), 1);
+        assert_eq!(rows("two_factor"), 1);
+        assert_eq!(rows("two_factor_recovery_codes"), 3);
+        assert_eq!(rows("two_factor_challenges"), 1);
+        assert_eq!(rows("audit_counter"), 1);
+        assert_eq!(rows("audit_log"), 3);
         assert_eq!(report.feed_counter, 17);
         assert!(report.feed_floor > 0);
         assert_eq!(
@@ -1505,6 +1998,68 @@ pub(crate) mod tests {
         for user in &populated.users {
             assert_eq!(view(&sqlite, *user).await, view(&pg, *user).await);
         }
+        for company in &populated.companies {
+            assert_eq!(
+                org_view(&sqlite, *company).await,
+                org_view(&pg, *company).await
+            );
+        }
+        // The bytes that `Debug` hides, and the state that single-use checks depend on.
+        let tech = populated.users[1];
+        for store_grants in [
+            sqlite.key_grants_for_user(tech).await.unwrap(),
+            pg.key_grants_for_user(tech).await.unwrap(),
+        ] {
+            assert_eq!(store_grants.len(), 1);
+            assert_eq!(store_grants[0].sealed, vec![12; 96]);
+        }
+        let two_factor = pg.two_factor(tech).await.unwrap().unwrap();
+        assert_eq!(
+            two_factor.recovery_code_hashes,
+            vec![vec![0; 32], vec![1; 32], vec![3; 32]]
+        );
+        assert_eq!(two_factor.secret_sealed, vec![13; 48]);
+        assert!(!pg.use_totp_step(tech, 56_666_677).await.unwrap(), "replay");
+        assert!(!pg.use_recovery_code(tech, &[2; 32]).await.unwrap(), "used");
+        assert!(pg.use_recovery_code(tech, &[3; 32]).await.unwrap());
+        let (groups, grants): (Vec<_>, Vec<_>) =
+            pg.groups_of_user(tech).await.unwrap().into_iter().unzip();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(grants[0].sealed, tech.as_bytes().to_vec());
+        assert!(pg.has_partner().await.unwrap());
+        assert_eq!(
+            pg.membership_of(tech).await.unwrap().unwrap().company_id,
+            populated.companies[0]
+        );
+        let session = pg
+            .list_sessions(tech, 1_700_000_030)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(session.restriction.as_deref(), Some("two_factor_setup"));
+        // The audit log continues after the copied events and stays append-only.
+        let seq = pg
+            .append_audit(AuditRecord {
+                seq: 0,
+                at: 1,
+                company_id: None,
+                actor_id: None,
+                actor_email: None,
+                target_user_id: None,
+                target_email: None,
+                event: "after.migration".into(),
+                details: "{}".into(),
+                ip: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(seq, 4);
+        let mut conn = db.conn().await;
+        assert!(sqlx::query("DELETE FROM audit_log")
+            .execute(&mut conn)
+            .await
+            .is_err());
+        let _ = conn.close().await;
         // The expired cursor is expired on both sides.
         let below_floor = report.feed_floor - 1;
         let user = populated.users[0];
@@ -1579,6 +2134,65 @@ pub(crate) mod tests {
         assert_eq!(written.seq, report.feed_counter + 1);
         pg.close().await;
         sqlite.close().await;
+    }
+
+    /// Customers whose ids sort before their partner's fill a whole batch: the partner row
+    /// arrives in a later statement, which the deferred foreign key allows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_customers_before_their_partner_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sqlite, _) = sqlite_store(dir.path()).await;
+        let company = |id: Uuid, kind: CompanyKind, partner_id: Option<Uuid>| CompanyCreate {
+            company: NewCompany {
+                id,
+                kind,
+                partner_id,
+                name: format!("company {id}"),
+                plan: Plan::Standard,
+                seats: Some(3),
+                trial_ends_at: None,
+                signing_public_key: vec![1; 32],
+                encryption_public_key: vec![2; 32],
+                created_at: 1,
+            },
+            setup_token: None,
+            founder: None,
+            key_grants: vec![],
+            everyone: group(id, "Everyone", true, vec![]),
+            everyone_grants: vec![],
+            policy: None,
+        };
+        let partner = Uuid::from_u128(u128::MAX);
+        sqlite
+            .create_company(company(partner, CompanyKind::Partner, None))
+            .await
+            .unwrap();
+        for _ in 0..BATCH_ROWS {
+            sqlite
+                .create_company(company(
+                    Uuid::new_v4(),
+                    CompanyKind::Customer,
+                    Some(partner),
+                ))
+                .await
+                .unwrap();
+        }
+        sqlite.close().await;
+        let db = Database::create().await;
+        let from = format!("sqlite://{}", dir.path().display());
+        let report = migrate_sqlite_to_postgres(&from, &db.url, &mut |_| {})
+            .await
+            .unwrap();
+        let companies = report
+            .tables
+            .iter()
+            .find(|t| t.table == "companies")
+            .unwrap();
+        assert!(companies.ok);
+        assert_eq!(companies.rows, BATCH_ROWS as u64 + 1);
+        let pg = PgStore::connect(&db.url).await.unwrap();
+        assert_eq!(pg.customers_of(partner).await.unwrap().len(), BATCH_ROWS);
+        pg.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1693,7 +2307,7 @@ pub(crate) mod tests {
             castellan_store_sqlite::schema_versions()
         );
         // Pinned on purpose: a new migration must bring `TABLES` up to date, then this number.
-        assert_eq!(castellan_store_sqlite::schema_versions(), vec![1, 2]);
+        assert_eq!(castellan_store_sqlite::schema_versions(), vec![1, 2, 3]);
     }
 
     #[test]
@@ -1728,5 +2342,80 @@ pub(crate) mod tests {
         h.add(&row(2, "b")).unwrap();
         assert!(h.add(&row(1, "a")).is_err(), "rows out of key order");
         assert!(h.add(&row(2, "b")).is_err(), "a repeated key");
+    }
+
+    #[test]
+    fn composite_keys_order_column_by_column() {
+        let table = TABLES.iter().find(|t| t.name == "key_grants").unwrap();
+        let select = "SELECT company_id, user_id, sealed, granted_by, created_at FROM key_grants \
+                      ORDER BY company_id, user_id";
+        assert_eq!(table.sqlite_select(), select);
+        assert_eq!(table.postgres_select(), select);
+        let config = TABLES.iter().find(|t| t.name == "server_config").unwrap();
+        assert!(config
+            .postgres_select()
+            .ends_with("ORDER BY key COLLATE \"C\""));
+
+        let row = |company: u128, user: u128| {
+            vec![
+                Value::Uuid(Uuid::from_u128(company)),
+                Value::Uuid(Uuid::from_u128(user)),
+                Value::Bytes(vec![1]),
+                Value::Uuid(Uuid::nil()),
+                Value::Int(0),
+            ]
+        };
+        let mut h = TableHasher::new(table);
+        h.add(&row(1, 5)).unwrap();
+        h.add(&row(1, 6)).unwrap();
+        h.add(&row(2, 1)).unwrap();
+        assert!(h.add(&row(2, 1)).is_err(), "a repeated key");
+        assert!(h.add(&row(1, 9)).is_err(), "rows out of key order");
+        // The same key with other values is another checksum.
+        let sum = |sealed: u8| {
+            let mut h = TableHasher::new(table);
+            let mut r = row(1, 1);
+            r[2] = Value::Bytes(vec![sealed]);
+            h.add(&r).unwrap();
+            h.finish().sha256
+        };
+        assert_ne!(sum(1), sum(2));
+    }
+
+    /// Every table of the schema is in `TABLES`, after the tables it references, with its
+    /// primary key.
+    #[tokio::test]
+    async fn tables_cover_the_schema_in_dependency_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sqlite, path) = sqlite_store(dir.path()).await;
+        sqlite.close().await;
+        let mut conn = open_sqlite_read_only(&path, false).await.unwrap();
+        check_sqlite_schema(&mut conn).await.unwrap();
+        for (i, table) in TABLES.iter().enumerate() {
+            let key: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT name FROM pragma_table_info('{}') WHERE pk > 0 ORDER BY pk",
+                table.name
+            ))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(key, table.key, "primary key of {}", table.name);
+            let references: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list('{}')",
+                table.name
+            ))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for referenced in references {
+                let at = TABLES.iter().position(|t| t.name == referenced).unwrap();
+                assert!(
+                    at < i || (at == i && table.name == "companies"),
+                    "{} references {referenced}, which is copied later",
+                    table.name
+                );
+            }
+        }
+        let _ = conn.close().await;
     }
 }
