@@ -39,6 +39,42 @@
 //! - `prune_tombstones` acts on the whole database. The `tombstones_prune_*` scenario uses
 //!   deletion times far before [`T0`] so it only prunes its own tombstones, but the raised
 //!   floor expires every older cursor: run it last (as [`run_all`] does) or alone.
+//!
+//! Organisation semantics pinned here (the `org_*` scenarios):
+//! - the setup token lives in `server_config`; a refused `create_company` (wrong token, taken
+//!   id, founder already a member, unknown partner, Everyone member who is not a member of the
+//!   new company) creates nothing and leaves the token in place; two setups racing with one
+//!   token create one company, the other gets `NotFound`;
+//! - a customer's `partner_id` must name a partner (`NotFound` otherwise); the founder becomes a
+//!   confirmed admin with `confirmed_by` = themselves and `confirmed_at` = `created_at`;
+//! - `create_invitation` uses the invitation's `created_at` as "now" and checks, in this order:
+//!   the company exists (`NotFound`), the email is a member (`AlreadyExists("member")`), an open
+//!   invitation of the company for the email exists (`AlreadyExists("invitation")`, other
+//!   companies may invite the same email), the seats (`LimitReached("seats")`); a taken id is
+//!   `AlreadyExists("invitation")`; `CompanyRecord::seats_used` counts open invitations at the
+//!   wall clock (the reads take no `now`);
+//! - `accept_invitation` does not compare emails (the server does); an unknown user is
+//!   `NotFound`; an accepted invitation cannot be revoked (`NotFound`), a revoked one keeps its
+//!   first `revoked_at`;
+//! - deleting or ending a company's row that is absent or another company's is `NotFound`
+//!   (`delete_key_grant`, `unassign_technician`, `revoke_invitation`, `remove_member`,
+//!   `delete_group`, `delete_policy_template`, also `delete_user` and
+//!   `set_session_restriction` of an unknown id); `delete_two_factor` and
+//!   `delete_two_factor_challenge` succeed when there is nothing to delete;
+//! - `assign_technician` needs a `technician` member of the customer's partner (`NotFound`);
+//!   assigning again replaces the grant;
+//! - group members must be members of the group's company (`NotFound`, nothing written); a
+//!   member listed twice, or a grant for another group or an unlisted user, is a caller bug
+//!   (`Backend`); `members` keeps the roster order; `groups_of` lists Everyone first, then by
+//!   name (byte order); `remove_member` drops the user's group grants but leaves the member
+//!   lists as uploaded (a client re-signs the rosters);
+//! - key grants and technician assignments that `remove_member` ends are those for the company
+//!   and, for a partner, for its customers;
+//! - `use_totp_step` of a user without 2FA is `NotFound`; `put_two_factor` keeps the order of
+//!   the recovery code hashes;
+//! - `query_audit`: `event_prefix` is a plain string prefix (`login` matches `loginx.y`; no
+//!   wildcards), `since` and `until` are both inclusive, an empty company list or a zero
+//!   limit gives no events.
 
 use castellan_store::{
     ChangePage, LoginAttempt, ManifestRecord, ManifestWrite, NewUser, NewVault, ObjectKind,
