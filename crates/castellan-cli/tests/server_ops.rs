@@ -18,7 +18,7 @@ use serde_json::Value;
 
 const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 25] = [
     "server_config",
     "users",
     "vaults",
@@ -30,6 +30,20 @@ const TABLES: [&str; 11] = [
     "tombstones",
     "feed_floor",
     "vault_manifests",
+    "companies",
+    "members",
+    "key_grants",
+    "technician_assignments",
+    "invitations",
+    "groups",
+    "group_members",
+    "group_grants",
+    "policy_templates",
+    "two_factor",
+    "two_factor_recovery_codes",
+    "two_factor_challenges",
+    "audit_counter",
+    "audit_log",
 ];
 
 fn admin_url() -> String {
@@ -265,7 +279,7 @@ fn migrate_db_moves_a_sqlite_deployment_to_postgres_and_devices_keep_working() {
         "--json",
     ]);
     assert_eq!(report["verified"], true, "{report}");
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(
         report["source"],
         data.path().join("castellan.sqlite3").display().to_string()
@@ -354,7 +368,7 @@ fn backup_while_the_server_runs_then_restore_into_a_new_data_dir() {
         "--json",
     ]);
     assert_eq!(report["users"], 1, "{report}");
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(report["backup"], file_s);
     #[cfg(unix)]
     {
