@@ -21,6 +21,7 @@ mod ratelimit;
 mod routes;
 mod settings;
 mod state;
+mod webapp;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -170,11 +170,13 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
 
     Router::new()
         .nest(castellan_types::API_PREFIX, api)
-        .fallback(api_not_found)
+        // The web app for every other path; `/api/*` paths keep the JSON 404 (`api_not_found`).
+        .fallback(crate::webapp::fallback)
         // Every body is read through an extractor, which enforces this limit and answers with
         // our JSON error (`payload_too_large`).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::overriding(
+        // `if_not_present`: the web app sets its own (immutable assets, no-cache HTML).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
@@ -192,7 +194,7 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         }))
 }
 
-async fn api_not_found() -> ApiError {
+pub(crate) async fn api_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
