@@ -78,7 +78,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
       <div class="grid2">
         <label>
           Type
-          <select name="type" value={type} onChange={(e) => setType(e.currentTarget.value as ItemType)} disabled={!!target.id && false}>
+          <select name="type" aria-label="Type" value={type} onChange={(e) => setType(e.currentTarget.value as ItemType)} disabled={!!target.id && false}>
             {ITEM_TYPES.map((t) => (
               <option value={t.type} key={t.type}>
                 {t.label}
@@ -88,7 +88,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
         </label>
         <label>
           Profile
-          <select name="profile" value={profile} onChange={(e) => {
+          <select name="profile" aria-label="Profile" value={profile} onChange={(e) => {
             setProfile(e.currentTarget.value as VaultKind);
             setFolder('');
           }}>
@@ -101,13 +101,16 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
         Title
         <input name="title" required value={title} onInput={(e) => setTitleV(e.currentTarget.value)} autoFocus />
       </label>
-      {typeInfo(type).fields.map((spec) => (
-        <label key={spec.name}>
-          {spec.label}
-          {spec.kind === 'multiline' || spec.name === 'private_key' ? (
+      {typeInfo(type).fields.map((spec) =>
+        spec.kind === 'multiline' || spec.name === 'private_key' ? (
+          <label key={spec.name}>
+            {spec.label}
             <textarea name={spec.name} rows={3} value={fields[spec.name] ?? ''} onInput={(e) => setFields({ ...fields, [spec.name]: e.currentTarget.value })} />
-          ) : (
-            <span class="input-row">
+          </label>
+        ) : (
+          <div class="labeled" key={spec.name}>
+            <label>
+              {spec.label}
               <input
                 name={spec.name}
                 type={(spec.kind === 'secret' ? 'password' : 'text') as 'text'}
@@ -117,15 +120,15 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
                 value={fields[spec.name] ?? ''}
                 onInput={(e) => setFields({ ...fields, [spec.name]: e.currentTarget.value })}
               />
-              {spec.kind === 'secret' && (
-                <button type="button" class="icon-btn" aria-label={`Generate ${spec.label}`} onClick={() => setGenFor(spec.name)}>
-                  Generate
-                </button>
-              )}
-            </span>
-          )}
-        </label>
-      ))}
+            </label>
+            {spec.kind === 'secret' && (
+              <button type="button" class="icon-btn" aria-label={`Generate ${spec.label}`} onClick={() => setGenFor(spec.name)}>
+                Generate
+              </button>
+            )}
+          </div>
+        ),
+      )}
       <fieldset class="custom">
         <legend>Custom fields</legend>
         {custom.map((c, i) => (
@@ -147,7 +150,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
       <div class="grid2">
         <label>
           Folder
-          <select name="folder" value={folder} onChange={(e) => setFolder(e.currentTarget.value)}>
+          <select name="folder" aria-label="Folder" value={folder} onChange={(e) => setFolder(e.currentTarget.value)}>
             <option value="">(no folder)</option>
             {folders
               .map((f) => ({ id: f.id, path: client.folderPath(f.id) }))

@@ -10,6 +10,8 @@ import { Detail } from './detail';
 import { Editor, type EditorTarget } from './editor';
 import { Generator } from './generator';
 import { errorText, showToast, toast } from './util';
+import { parseImport } from '../model/import';
+import { now } from '../client/sync';
 import { VirtualList } from './vlist';
 
 type View = { kind: 'all' } | { kind: 'favorites' } | { kind: 'trash' } | { kind: 'type'; type: string } | { kind: 'folder'; id: string };
@@ -216,6 +218,30 @@ export function VaultScreen(props: { client: VaultClient }) {
             <button type="button" onClick={lock}>
               Lock
             </button>
+            <label class="file-btn">
+              Import
+              <input
+                type="file"
+                accept="application/json,.json"
+                aria-label="Import items from a JSON file"
+                data-testid="import-file"
+                onChange={async (e) => {
+                  const input = e.currentTarget;
+                  const file = input.files?.[0];
+                  input.value = '';
+                  if (!file) return;
+                  try {
+                    const items = parseImport(await file.text(), now());
+                    const target: VaultKind = profile === 'business' ? 'business' : 'personal';
+                    showToast(`Importing ${items.length} item(s)…`);
+                    await client.createItems(target, items);
+                    showToast(`${items.length} item(s) imported`);
+                  } catch (err) {
+                    setMenuError(`Import failed: ${errorText(err)}`);
+                  }
+                }}
+              />
+            </label>
             <button
               type="button"
               class="ghost"
