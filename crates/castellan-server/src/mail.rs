@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::Settings;
@@ -73,12 +73,13 @@ impl Mailer {
             .to
             .parse()
             .map_err(|_| "the recipient is not a mail address".to_string())?;
+        let body = body(mail.body);
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(mail.body)
+            .body(body)
             .map_err(|e| format!("cannot build the message: {e}"))?;
         // The transport has its own timeouts per command; this bounds the whole exchange.
         match tokio::time::timeout(
@@ -91,6 +92,25 @@ impl Mailer {
             Ok(Err(e)) => Err(format!("relay {}: {e}", self.shown)),
             Err(_) => Err(format!("relay {}: timed out", self.shown)),
         }
+    }
+}
+
+/// Longest line of a 7bit body (RFC 5322).
+const MAX_LINE: usize = 998;
+
+/// 7bit when the text is ASCII with lines of at most 998 characters (as RFC 5322 allows), so
+/// that links stay whole in the raw message; otherwise the encoding lettre picks (which wraps
+/// lines at 76 characters).
+fn body(text: String) -> Body {
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    if text.is_ascii()
+        && text
+            .split("\r\n")
+            .all(|l| l.len() <= MAX_LINE && !l.contains('\r'))
+    {
+        Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(text)
     }
 }
 
@@ -214,6 +234,27 @@ mod tests {
         );
         assert!(!redact_smtp_url("smtp://u:p@ss@h/x?tls=required").contains("p@ss"));
         assert_eq!(redact_smtp_url("hunter2"), "(not a URL)");
+    }
+
+    #[test]
+    fn bodies_are_7bit_when_they_can_be() {
+        let long = format!("see https://x.example/join#{}\r\n", "a".repeat(200));
+        assert_eq!(
+            body(long.clone()).encoding(),
+            ContentTransferEncoding::SevenBit
+        );
+        assert_eq!(
+            body("bare\nnewline".into()).encoding(),
+            ContentTransferEncoding::SevenBit
+        );
+        assert_ne!(
+            body(format!("Zürich {long}")).encoding(),
+            ContentTransferEncoding::SevenBit
+        );
+        assert_ne!(
+            body("x".repeat(1200)).encoding(),
+            ContentTransferEncoding::SevenBit
+        );
     }
 
     #[test]
