@@ -16,10 +16,10 @@ fn code(spec: &crypto::TotpSpec, steps: i64) -> String {
     spec.code_at((now() + steps * STEP) as u64)
 }
 
-/// Waits until the current step has at least 12 seconds left, so that "now ± n steps" means
+/// Waits until the current step has at least 18 seconds left, so that "now ± n steps" means
 /// the same steps for the next few requests.
 async fn fresh_step() {
-    while STEP - now() % STEP < 12 {
+    while STEP - now() % STEP < 18 {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
