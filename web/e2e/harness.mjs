@@ -29,7 +29,8 @@ export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
       s.close(() => resolve(port));
     });
     s.on('error', reject);

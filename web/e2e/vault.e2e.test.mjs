@@ -53,6 +53,10 @@ async function newFolder(page, profile, name) {
   await page.locator(`[data-folder]`, { hasText: name }).first().waitFor();
 }
 
+/**
+ * @param {import('playwright-core').Page} page
+ * @param {{ type: string, title: string, fields?: Record<string, string>, folder?: string, notes?: string, tags?: string }} item
+ */
 async function addItem(page, { type, title, fields = {}, folder, notes, tags }) {
   await page.getByRole('button', { name: 'New item' }).click();
   const form = page.getByRole('form', { name: 'New item' });

@@ -295,11 +295,38 @@ export class Syncer {
       await this.api.deleteObject(op.object_id, baseVersion, manifests);
     }
     const batch: Batch = { deletePending: [op.object_id], meta: { ...this.cache.meta, vaults } };
+    // The object was changed again on this device while the request was in flight: keep that
+    // newer change queued, rebased on what the server now stores.
+    const latest = this.cache.pending.get(op.object_id);
+    if (latest && latest !== op && latest.op === op.op) {
+      batch.deletePending = [];
+      batch.putPending = [await this.rebase(latest, stored)];
+    }
     if (stored && newEl) {
       batch.putObjects = [{ dto: stored, element: newEl }];
       batch.seen = [[stored.id, Math.max(this.cache.seen.get(stored.id) ?? 0, stored.version)]];
     } else batch.deleteObjects = [op.object_id];
     await this.cache.apply(batch);
+  }
+
+  /** A queued change re-sealed on top of `stored` (the state this device just sent). */
+  private async rebase(op: PendingOp, stored: ObjectDto | null): Promise<PendingOp> {
+    const t = op.target;
+    if (!t || !stored) return { ...op, base: stored, state: 'pending' };
+    const vault = this.account.vaults.find((v) => v.id === t.vault_id);
+    if (!vault) throw new IntegrityError('unknown vault');
+    const version = stored.version + 1;
+    let target: ObjectDto;
+    if (t.kind === 'item') {
+      const { data, key } = await openDetails(this.account, t);
+      const sealed = await sealItem(this.account, vault, op.object_id, key, version, data);
+      key.fill(0);
+      target = { ...t, version, key_wrap: b64u(sealed.keyWrap), overview: b64u(sealed.overview), details: b64u(sealed.details) };
+    } else {
+      const { data } = await openFolder(this.account, t);
+      target = { ...t, version, overview: b64u(await sealFolder(vault, op.object_id, version, data)) };
+    }
+    return { ...op, base: stored, target, state: 'pending' };
   }
 
   private async dropIfApplied(op: PendingOp): Promise<boolean> {
