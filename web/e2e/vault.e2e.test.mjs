@@ -66,6 +66,7 @@ async function addItem(page, { type, title, fields = {}, folder, notes, tags }) 
   if (folder) await form.getByLabel('Folder', { exact: true }).selectOption({ label: folder });
   if (notes) await form.getByLabel('Notes', { exact: true }).fill(notes);
   if (tags) await form.getByLabel('Tags', { exact: true }).fill(tags);
+  if (title === 'Acme portal') await shot(page, '04a-new-item-form');
   await form.getByRole('button', { name: 'Save' }).click();
   await row(page, title).waitFor();
 }

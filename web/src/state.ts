@@ -44,6 +44,7 @@ async function openVault(api: Api, account: Awaited<ReturnType<typeof unlockLoca
 export async function doLogin(email: string, password: string, secretKey: string): Promise<void> {
   const existing = cache.device && cache.device.email.toLowerCase() === email.trim().toLowerCase() ? cache.device : null;
   if (cache.device && !existing) {
+    if (cache.pending.size > 0) throw new Error(`this browser holds ${cache.pending.size} unsent change(s) of ${cache.device.email}; sign in as that account first`);
     await cache.clear();
   }
   const api = new Api(origin());
@@ -78,6 +79,13 @@ export async function doUnlock(password: string): Promise<void> {
   if (!device) throw new Error('no account on this browser');
   const account = await unlockLocal(device, password);
   await openVault(new Api(origin(), device.session_token), account);
+}
+
+/** Back to the sign-in page (keeping this browser's device state), e.g. after the session expired. */
+export function signInAgain(): void {
+  vault.value?.lock();
+  vault.value = null;
+  phase.value = 'login';
 }
 
 export function lock(): void {

@@ -12,6 +12,8 @@ import { now, SessionExpired, Syncer } from './sync';
 import type { ObjectDto, VaultKind } from './types';
 import { uuidV4 } from '../crypto/bytes';
 
+const COLLATOR = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
 export type SyncStatus = 'synced' | 'pending' | 'offline';
 export interface ListedItem extends ItemEntry {
   status: SyncStatus;
@@ -100,8 +102,8 @@ export class VaultClient {
     this.overviewCache = nextOv;
     this.folderCache = nextF;
     const statuses = this.statuses();
-    items.sort((a, b) => a.overview.title.localeCompare(b.overview.title) || a.id.localeCompare(b.id));
-    folders.sort((a, b) => a.data.name.localeCompare(b.data.name));
+    items.sort((a, b) => COLLATOR.compare(a.overview.title, b.overview.title) || (a.id < b.id ? -1 : 1));
+    folders.sort((a, b) => COLLATOR.compare(a.data.name, b.data.name));
     batch(() => {
       this.items.value = items.map((e) => ({ ...e, status: statuses.get(e.id) ?? 'synced' }));
       this.folders.value = folders;

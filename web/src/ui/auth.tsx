@@ -55,7 +55,7 @@ export function LoginScreen() {
         <label>
           Secret Key
           <input type="password" name="secret-key" autoComplete="off" spellcheck={false} placeholder="CK1-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX-X" value={secretKey} onInput={(e) => setSecretKey(e.currentTarget.value)} />
-          <span class="hint">From your Emergency Kit; needed once on each new browser.</span>
+          <span class="hint">{cache.device ? 'Stored on this browser for this account: leave it blank.' : 'From your Emergency Kit; needed once on each new browser.'}</span>
         </label>
         {error && (
           <p class="error" role="alert">

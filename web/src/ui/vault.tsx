@@ -5,7 +5,7 @@ import { ITEM_TYPES, typeInfo } from '../model/item';
 import type { FolderEntry } from '../client/codec';
 import type { VaultKind } from '../client/types';
 import type { ListedItem, VaultClient } from '../client/vault';
-import { IDLE_LOCK_MS, lock, logout } from '../state';
+import { IDLE_LOCK_MS, lock, logout, signInAgain } from '../state';
 import { Detail } from './detail';
 import { Editor, type EditorTarget } from './editor';
 import { Generator } from './generator';
@@ -261,7 +261,7 @@ export function VaultScreen(props: { client: VaultClient }) {
 
       <section class="list-pane" aria-label="Items">
         <div class="list-head">
-          <input type="search" class="search" placeholder="Search titles, usernames, URLs, tags" aria-label="Search" value={query.value} onInput={(e) => (query.value = e.currentTarget.value)} />
+          <input type="search" class="search" placeholder="Search the vault" aria-label="Search" value={query.value} onInput={(e) => (query.value = e.currentTarget.value)} />
           <button type="button" class="primary" onClick={newItem} aria-label="New item">
             + New
           </button>
@@ -273,7 +273,10 @@ export function VaultScreen(props: { client: VaultClient }) {
         )}
         {client.sessionExpired.value && (
           <p class="error banner" role="alert">
-            Your session expired. Sign out and sign in again to sync.
+            Your session expired; changes stay on this browser until you sign in again.{' '}
+            <button type="button" class="link" onClick={signInAgain}>
+              Sign in again
+            </button>
           </p>
         )}
         {view.kind === 'trash' && filtered.length > 0 && (
