@@ -74,7 +74,7 @@ test(`search stays under 100 ms per keystroke with ${N} items`, { timeout: 60000
   const erased = [...typed].reverse().slice(1).concat(['']);
   const queries = [...typed, ...erased, 'srv', 'srv1', 'srv12', 'srv123', 'example', 'nomatch-xyz'];
   const results = await page.evaluate(async (qs) => {
-    const input = document.querySelector('input[type=search]');
+    const input = /** @type {HTMLInputElement} */ (document.querySelector('input[type=search]'));
     const footer = document.querySelector('.list-foot');
     const out = [];
     for (const q of qs) {
