@@ -78,8 +78,9 @@ export class Syncer {
     return e instanceof ApiFailure && e.status === 401 ? new SessionExpired() : e;
   }
 
+  /** Marks every queued change; only those whose state changes are written (cheap when offline). */
   private async markAll(state: 'pending' | 'failed', error: string | null): Promise<void> {
-    const ops = this.cache.pendingOps();
+    const ops = this.cache.pendingOps().filter((p) => p.state !== state || p.last_error !== error);
     if (ops.length === 0) return;
     await this.cache.apply({ putPending: ops.map((p) => ({ ...p, state, last_error: error, attempts: p.attempts + (state === 'failed' ? 1 : 0) })) });
   }
