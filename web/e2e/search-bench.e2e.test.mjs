@@ -68,7 +68,7 @@ test(`search stays under 100 ms per keystroke with ${N} items`, { timeout: 60000
   await waitFor(async () => (await footer.textContent()) === `${N} items`, 540000, `${N} items listed`);
   const importMs = Date.now() - t0;
   await page.waitForTimeout(1000);
-  await shot(page, '12-list-10000-items');
+  await shot(page, '14-list-10000-items');
 
   const typed = ['c', 'cl', 'cli', 'clie', 'client', 'client4', 'client42', 'client42 ', 'client42 d', 'client42 de', 'client42 del', 'client42 delt', 'client42 delta'];
   const erased = [...typed].reverse().slice(1).concat(['']);
@@ -89,7 +89,7 @@ test(`search stays under 100 ms per keystroke with ${N} items`, { timeout: 60000
     }
     return out;
   }, queries);
-  await shot(page, '13-search-10000-items');
+  await shot(page, '15-search-10000-items');
   const ms = results.map((r) => r.ms);
   const summary = {
     items: N,

@@ -208,6 +208,17 @@ test('web vault: register, items in folders, offline edits, live CLI changes, CL
     await row(page, 'Acme portal').waitFor({ timeout: 30000 });
   });
 
+  await t.test('narrow screens', async () => {
+    await page.setViewportSize({ width: 420, height: 860 });
+    await shot(page, '12-narrow-list');
+    await row(page, 'Acme portal').click();
+    await page.getByTestId('detail-title').waitFor();
+    await shot(page, '13-narrow-detail');
+    await page.getByRole('button', { name: '← Back to the list' }).click();
+    await row(page, 'Acme portal').waitFor();
+    await page.setViewportSize({ width: 1360, height: 860 });
+  });
+
   assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), [], 'no console errors or CSP violations');
   await context.close();
 });

@@ -53,6 +53,7 @@ describe('vault sync in the browser', () => {
     const acct = account();
     const a = await device(acct);
     const id = await a.createItem('business', login('Router', 'pw-1'));
+    expect(byTitle(a, 'Router')?.status).toBe('pending');
     await a.sync();
     expect(byTitle(a, 'Router')?.status).toBe('synced');
     const vault = acct.vaults[1].id;

@@ -55,6 +55,7 @@ export function VaultScreen(props: { client: VaultClient }) {
   const [editing, setEditing] = useState<EditorTarget | null>(null);
   const [showGen, setShowGen] = useState(false);
   const [menuError, setMenuError] = useState<string | null>(null);
+  const [menuOpen, setMenuOpen] = useState(false);
 
   // Lock after idle.
   useEffect(() => {
@@ -127,7 +128,15 @@ export function VaultScreen(props: { client: VaultClient }) {
   const navButton = (v: View, label: string, count?: number) => {
     const active = JSON.stringify(v) === JSON.stringify(view);
     return (
-      <button type="button" class={`nav-item ${active ? 'active' : ''}`} aria-current={active ? 'page' : undefined} onClick={() => setView(v)}>
+      <button
+        type="button"
+        class={`nav-item ${active ? 'active' : ''}`}
+        aria-current={active ? 'page' : undefined}
+        onClick={() => {
+          setView(v);
+          setMenuOpen(false);
+        }}
+      >
         <span class="grow">{label}</span>
         {count !== undefined && <span class="count">{count}</span>}
       </button>
@@ -135,13 +144,16 @@ export function VaultScreen(props: { client: VaultClient }) {
   };
 
   return (
-    <div class="app">
-      <aside class="sidebar" aria-label="Vault navigation">
+    <div class={`app ${current || editing ? 'has-detail' : ''}`}>
+      <aside class={`sidebar ${menuOpen ? 'open' : ''}`} aria-label="Vault navigation">
         <div class="brand">
           <span class="brand-mark" aria-hidden="true">
             ◆
           </span>
-          <span>Castellan</span>
+          <span class="grow">Castellan</span>
+          <button type="button" class="menu-btn icon-btn" aria-expanded={menuOpen} aria-label="Menu" onClick={() => setMenuOpen(!menuOpen)}>
+            ☰
+          </button>
         </div>
         <div class="profile-switch" role="group" aria-label="Profile">
           {(['all', 'personal', 'business'] as ProfileFilter[]).map((p) => (
@@ -344,6 +356,18 @@ export function VaultScreen(props: { client: VaultClient }) {
       </section>
 
       <section class="detail-pane" aria-label="Details">
+        {(current || editing) && (
+          <button
+            type="button"
+            class="back-btn ghost"
+            onClick={() => {
+              setSelected(null);
+              setEditing(null);
+            }}
+          >
+            ← Back to the list
+          </button>
+        )}
         {editing ? (
           <Editor
             key={editing.id ?? 'new'}
