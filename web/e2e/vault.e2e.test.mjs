@@ -130,6 +130,17 @@ test('web vault: register, items in folders, offline edits, live CLI changes, CL
     await waitFor(async () => (await page.getByTestId('item-row').count()) === 2, 5000, 'search results');
     await shot(page, '05-search');
     await page.getByRole('searchbox', { name: 'Search' }).fill('');
+    // Keyboard: '/' focuses the search, arrow keys move through the list, Escape clears.
+    await page.locator('body').click({ position: { x: 900, y: 700 } });
+    await page.keyboard.press('/');
+    await page.keyboard.type('web');
+    await waitFor(async () => (await page.getByTestId('item-row').count()) === 2, 5000, 'search by keyboard');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await waitFor(async () => (await page.getByTestId('detail-title').textContent()) === 'Web 1', 5000, 'second match selected');
+    await page.getByRole('searchbox', { name: 'Search' }).focus();
+    await page.keyboard.press('Escape');
+    await waitFor(async () => (await page.getByTestId('item-row').count()) === 4, 5000, 'search cleared');
   });
 
   const cliHome = tmp('cli-home');

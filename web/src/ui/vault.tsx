@@ -11,6 +11,7 @@ import { Editor, type EditorTarget } from './editor';
 import { Generator } from './generator';
 import { errorText, showToast, toast } from './util';
 import { parseImport } from '../model/import';
+import { IdleTimer } from '../client/idle';
 import { now } from '../client/sync';
 import { VirtualList } from './vlist';
 
@@ -57,15 +58,27 @@ export function VaultScreen(props: { client: VaultClient }) {
   const [menuError, setMenuError] = useState<string | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
 
+  // Keyboard: '/' focuses the search box, Escape in it clears the query.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT');
+      if (e.key === '/' && !typing) {
+        e.preventDefault();
+        document.querySelector<HTMLInputElement>('input.search')?.focus();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
   // Lock after idle.
   useEffect(() => {
-    let last = Date.now();
-    const bump = () => (last = Date.now());
+    const idle = new IdleTimer(IDLE_LOCK_MS, lock);
+    const bump = () => idle.bump();
     const events = ['pointerdown', 'keydown', 'wheel', 'touchstart'];
     for (const e of events) window.addEventListener(e, bump, { passive: true });
-    const h = setInterval(() => {
-      if (Date.now() - last > IDLE_LOCK_MS) lock();
-    }, 5000);
+    const h = setInterval(() => idle.check(), 5000);
     return () => {
       clearInterval(h);
       for (const e of events) window.removeEventListener(e, bump);
@@ -273,7 +286,14 @@ export function VaultScreen(props: { client: VaultClient }) {
 
       <section class="list-pane" aria-label="Items">
         <div class="list-head">
-          <input type="search" class="search" placeholder="Search the vault" aria-label="Search" value={query.value} onInput={(e) => (query.value = e.currentTarget.value)} />
+          <input type="search" class="search" placeholder="Search the vault  ( / )" aria-label="Search" value={query.value} onInput={(e) => (query.value = e.currentTarget.value)} onKeyDown={(e) => {
+            if (e.key === 'Escape') query.value = '';
+            if (e.key === 'ArrowDown' && filtered[0]) {
+              e.preventDefault();
+              setSelected(filtered[0].id);
+              document.querySelector<HTMLElement>('.vlist')?.focus();
+            }
+          }} />
           <button type="button" class="primary" onClick={newItem} aria-label="New item">
             + New
           </button>
@@ -332,6 +352,7 @@ export function VaultScreen(props: { client: VaultClient }) {
             rowHeight={56}
             label="Items"
             onKey={onListKey}
+            selectedIndex={filtered.findIndex((x) => x.id === selected)}
             render={(i) => (
               <button type="button" role="option" aria-selected={i.id === selected} class={`item-row ${i.id === selected ? 'selected' : ''}`} data-testid="item-row" data-title={i.overview.title} data-status={i.status} onClick={() => {
                 setSelected(i.id);

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
-export function VirtualList<T>(props: { items: T[]; rowHeight: number; render: (item: T, index: number) => ComponentChildren; label: string; onKey?: (e: KeyboardEvent) => void }) {
+export function VirtualList<T>(props: { items: T[]; rowHeight: number; render: (item: T, index: number) => ComponentChildren; label: string; onKey?: (e: KeyboardEvent) => void; selectedIndex?: number }) {
   const ref = useRef<HTMLDivElement>(null);
   const [scroll, setScroll] = useState(0);
   const [height, setHeight] = useState(600);
@@ -22,6 +22,15 @@ export function VirtualList<T>(props: { items: T[]; rowHeight: number; render: (
       setScroll(0);
     }
   }, [props.items.length]);
+  useEffect(() => {
+    // Keep the selected row in view (keyboard navigation).
+    const el = ref.current;
+    const i = props.selectedIndex ?? -1;
+    if (!el || i < 0) return;
+    const top = i * props.rowHeight;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + props.rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = top + props.rowHeight - el.clientHeight;
+  }, [props.selectedIndex]);
   const overscan = 6;
   const first = Math.max(0, Math.floor(scroll / props.rowHeight) - overscan);
   const last = Math.min(props.items.length, Math.ceil((scroll + height) / props.rowHeight) + overscan);
