@@ -219,6 +219,21 @@ test('web vault: register, items in folders, offline edits, live CLI changes, CL
     await row(page, 'Acme portal').waitFor({ timeout: 30000 });
   });
 
+  await t.test('one tab at a time: a second tab can take the vault over', async () => {
+    const second = await context.newPage();
+    await second.goto(server.url + '/');
+    await second.getByRole('heading', { name: 'Open in another tab' }).waitFor();
+    await shot(second, '11a-other-tab');
+    await second.getByRole('button', { name: 'Use it here' }).click();
+    await second.getByRole('heading', { name: 'Unlock' }).waitFor();
+    await page.getByRole('heading', { name: 'Open in another tab' }).waitFor();
+    await second.close();
+    await page.getByRole('button', { name: 'Use it here' }).click();
+    await page.getByLabel('Master password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await row(page, 'Acme portal').waitFor({ timeout: 30000 });
+  });
+
   await t.test('narrow screens', async () => {
     await page.setViewportSize({ width: 420, height: 860 });
     await shot(page, '12-narrow-list');

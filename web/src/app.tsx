@@ -1,4 +1,4 @@
-import { KitScreen, LoginScreen, RegisterScreen, UnlockScreen } from './ui/auth';
+import { KitScreen, LoginScreen, OtherTabScreen, RegisterScreen, UnlockScreen } from './ui/auth';
 import { VaultScreen } from './ui/vault';
 import { phase, vault } from './state';
 
@@ -6,6 +6,8 @@ export function App() {
   switch (phase.value) {
     case 'boot':
       return <main class="auth" aria-busy="true" />;
+    case 'other-tab':
+      return <OtherTabScreen />;
     case 'login':
       return <LoginScreen />;
     case 'register':

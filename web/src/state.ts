@@ -5,7 +5,7 @@ import { Api } from './client/api';
 import { IdbBackend, LocalCache } from './client/db';
 import { VaultClient } from './client/vault';
 
-export type Phase = 'boot' | 'login' | 'register' | 'kit' | 'unlock' | 'vault';
+export type Phase = 'boot' | 'other-tab' | 'login' | 'register' | 'kit' | 'unlock' | 'vault';
 
 export const phase = signal<Phase>('boot');
 export const vault = signal<VaultClient | null>(null);
@@ -17,7 +17,51 @@ const origin = () => window.location.origin;
 
 export const IDLE_LOCK_MS = 10 * 60 * 1000;
 
+const TAB_LOCK = 'castellan-vault-v1';
+
+/**
+ * One tab at a time: every tab keeps the offline cache mirrored in memory, so two tabs writing
+ * the same IndexedDB cache would overwrite each other's sync state. The tab holds a Web Lock for
+ * as long as it lives; another tab can take it over ("use it here"), which sends the first one
+ * back to a notice.
+ */
+function holdTabLock(steal: boolean): Promise<boolean> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const opts: LockOptions = steal ? { steal: true } : { ifAvailable: true };
+    locks
+      .request(TAB_LOCK, opts, (lock) => {
+        if (!lock) {
+          resolve(false);
+          return undefined;
+        }
+        resolve(true);
+        return new Promise<void>(() => undefined);
+      })
+      .catch(() => {
+        // Another tab took the vault over.
+        vault.value?.lock();
+        vault.value = null;
+        phase.value = 'other-tab';
+      });
+  });
+}
+
+export async function useHere(): Promise<void> {
+  await holdTabLock(true);
+  await loadAndStart();
+}
+
 export async function boot(): Promise<void> {
+  if (!(await holdTabLock(false))) {
+    phase.value = 'other-tab';
+    return;
+  }
+  await loadAndStart();
+}
+
+async function loadAndStart(): Promise<void> {
   try {
     await cache.load();
     phase.value = cache.device ? 'unlock' : 'login';

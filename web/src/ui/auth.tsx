@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { WrongCredentials } from '../client/account';
 import { Unreachable } from '../client/api';
-import { bootError, cache, continueFromKit, doLogin, doRegister, doUnlock, kit, logout, phase } from '../state';
+import { bootError, cache, continueFromKit, doLogin, doRegister, doUnlock, kit, logout, phase, useHere } from '../state';
 import { copySecret, errorText } from './util';
 
 function Brand() {
@@ -209,6 +209,12 @@ export function UnlockScreen() {
           {busy ? 'Unlocking…' : 'Unlock'}
         </button>
         <p class="switch">
+          Changed your master password on another device?{' '}
+          <button type="button" class="link" onClick={() => (phase.value = 'login')}>
+            Sign in online
+          </button>
+        </p>
+        <p class="switch">
           <button
             type="button"
             class="link"
@@ -224,6 +230,21 @@ export function UnlockScreen() {
           </button>
         </p>
       </form>
+    </main>
+  );
+}
+
+export function OtherTabScreen() {
+  return (
+    <main class="auth">
+      <section class="card auth-card" aria-labelledby="tab-title">
+        <Brand />
+        <h1 id="tab-title">Open in another tab</h1>
+        <p class="muted">Castellan is open in another tab or window of this browser. Use one at a time, so that both do not change the offline vault at once.</p>
+        <button class="primary" type="button" onClick={() => void useHere()}>
+          Use it here
+        </button>
+      </section>
     </main>
   );
 }
