@@ -18,9 +18,10 @@ use serde_json::Value;
 
 const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-const TABLES: [&str; 25] = [
+const TABLES: [&str; 30] = [
     "server_config",
     "users",
+    "companies",
     "vaults",
     "login_attempts",
     "sessions",
@@ -30,7 +31,6 @@ const TABLES: [&str; 25] = [
     "tombstones",
     "feed_floor",
     "vault_manifests",
-    "companies",
     "members",
     "key_grants",
     "technician_assignments",
@@ -44,6 +44,11 @@ const TABLES: [&str; 25] = [
     "two_factor_challenges",
     "audit_counter",
     "audit_log",
+    "shares",
+    "share_entries",
+    "share_grants",
+    "share_states",
+    "deleted_share_readers",
 ];
 
 fn admin_url() -> String {
@@ -279,7 +284,7 @@ fn migrate_db_moves_a_sqlite_deployment_to_postgres_and_devices_keep_working() {
         "--json",
     ]);
     assert_eq!(report["verified"], true, "{report}");
-    assert_eq!(report["schema_version"], 3);
+    assert_eq!(report["schema_version"], 4);
     assert_eq!(
         report["source"],
         data.path().join("castellan.sqlite3").display().to_string()
@@ -368,7 +373,7 @@ fn backup_while_the_server_runs_then_restore_into_a_new_data_dir() {
         "--json",
     ]);
     assert_eq!(report["users"], 1, "{report}");
-    assert_eq!(report["schema_version"], 3);
+    assert_eq!(report["schema_version"], 4);
     assert_eq!(report["backup"], file_s);
     #[cfg(unix)]
     {

@@ -56,6 +56,7 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 mod org;
+mod shares;
 pub mod sql;
 
 /// Connections of the pool when [`PgStore::connect`] is used.
@@ -474,11 +475,12 @@ fn session_from_row(row: &PgRow) -> StoreResult<SessionRecord> {
     })
 }
 
-fn object_from_row(row: &PgRow) -> StoreResult<ObjectRecord> {
+pub(crate) fn object_from_row(row: &PgRow) -> StoreResult<ObjectRecord> {
     let kind: &str = get(row, "kind")?;
     Ok(ObjectRecord {
         id: get(row, "id")?,
         user_id: get(row, "user_id")?,
+        author_id: get(row, "author_id")?,
         vault_id: get(row, "vault_id")?,
         kind: ObjectKind::parse(kind).ok_or_else(|| corrupt("kind"))?,
         version: get(row, "version")?,
@@ -500,7 +502,7 @@ fn tombstone_from_row(row: &PgRow) -> StoreResult<Tombstone> {
     })
 }
 
-fn manifest_from_row(row: &PgRow) -> StoreResult<ManifestRecord> {
+pub(crate) fn manifest_from_row(row: &PgRow) -> StoreResult<ManifestRecord> {
     Ok(ManifestRecord {
         vault_id: get(row, "vault_id")?,
         user_id: get(row, "user_id")?,
@@ -523,16 +525,36 @@ fn object_lock_key(id: Uuid) -> i32 {
 
 /// Takes the next sync feed position inside the caller's transaction (its row lock is held
 /// until the commit).
-async fn next_seq(tx: &mut PgConnection) -> Result<i64, Error> {
+pub(crate) async fn next_seq(tx: &mut PgConnection) -> Result<i64, Error> {
     Ok(sqlx::query(sql::FEED_NEXT_SEQ)
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?)
 }
 
+/// Queues the change hint "the feed reached `seq`" for everyone who reads vault `vault_id`: its
+/// owner, or every principal of the share (delivered on commit, dropped on rollback).
+pub(crate) async fn notify_vault(
+    tx: &mut PgConnection,
+    vault_id: Uuid,
+    seq: i64,
+) -> Result<(), Error> {
+    sqlx::query(sql::NOTIFY_VAULT)
+        .bind(CHANGES_CHANNEL)
+        .bind(vault_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Queues the change hint "the feed of `user_id` reached `seq`" (delivered on commit, dropped on
 /// rollback).
-async fn notify_change(tx: &mut PgConnection, user_id: Uuid, seq: i64) -> Result<(), Error> {
+pub(crate) async fn notify_change(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    seq: i64,
+) -> Result<(), Error> {
     sqlx::query(sql::NOTIFY)
         .bind(CHANGES_CHANNEL)
         .bind(hint_payload(user_id, seq))
@@ -541,29 +563,53 @@ async fn notify_change(tx: &mut PgConnection, user_id: Uuid, seq: i64) -> Result
     Ok(())
 }
 
-/// Takes the next sync feed position inside the caller's transaction and queues its change hint
-/// (delivered on commit).
-async fn next_seq_and_notify(tx: &mut PgConnection, user_id: Uuid) -> Result<i64, Error> {
-    let seq = next_seq(&mut *tx).await?;
-    notify_change(&mut *tx, user_id, seq).await?;
-    Ok(seq)
+/// The wall clock, for reads that the trait gives no `now` (share expiry).
+pub(crate) fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Deletes the user's object if it is at `version` and leaves its tombstone with the next feed
-/// position, inside the caller's transaction; returns that position (`None`, with nothing
-/// changed, if there is no such object at that version). The caller holds the object's row lock
-/// and queues the change hint ([`notify_change`]). The one way an object is deleted:
-/// `delete_object` and the removal of a member's business items both come here.
-async fn delete_object_leaving_tombstone(
+/// The one access check of this backend: `NotFound` unless `user_id` may write vault
+/// `vault_id` at `now` (the rule is the `share_access!` macro of `sql.rs`, which the read
+/// queries embed too). Returns the vault's owner (`None` for a share); a share's row stays
+/// locked in share mode until the commit.
+pub(crate) async fn writable_vault(
     tx: &mut PgConnection,
+    vault_id: Uuid,
     user_id: Uuid,
+    now: i64,
+) -> Result<Option<Uuid>, Error> {
+    sqlx::query(sql::SHARE_LOCK_SHARED)
+        .bind(vault_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let row = sqlx::query(sql::VAULT_WRITABLE)
+        .bind(user_id)
+        .bind(vault_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match row {
+        Some(row) => Ok(get(&row, "user_id")?),
+        None => Err(StoreError::NotFound.into()),
+    }
+}
+
+/// Deletes the object if it is at `version` and leaves its tombstone with the next feed
+/// position, inside the caller's transaction (which checked access); returns that position
+/// (`None`, with nothing changed, if there is no such object at that version). The caller holds
+/// the object's row lock and queues the change hint. The one way an object is deleted:
+/// `delete_object`, the removal of a member's business items and the deletion of a share all
+/// come here.
+pub(crate) async fn delete_object_leaving_tombstone(
+    tx: &mut PgConnection,
     object_id: Uuid,
     version: i64,
     now: i64,
 ) -> Result<Option<i64>, Error> {
     let deleted = sqlx::query(sql::OBJECT_DELETE)
         .bind(object_id)
-        .bind(user_id)
         .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
@@ -571,6 +617,7 @@ async fn delete_object_leaving_tombstone(
         return Ok(None);
     };
     let vault_id: Uuid = get(&deleted, "vault_id")?;
+    let user_id: Option<Uuid> = get(&deleted, "user_id")?;
     // A delete is an object write too: it takes the next feed position, kept by the tombstone.
     let seq = next_seq(&mut *tx).await?;
     sqlx::query(sql::TOMBSTONE_INSERT)
@@ -584,26 +631,9 @@ async fn delete_object_leaving_tombstone(
     Ok(Some(seq))
 }
 
-/// `NotFound` unless the vault exists and belongs to the user.
-async fn check_vault_owned(
-    tx: &mut PgConnection,
-    vault_id: Uuid,
-    user_id: Uuid,
-) -> Result<(), Error> {
-    let owned = sqlx::query(sql::VAULT_OWNED_BY)
-        .bind(vault_id)
-        .bind(user_id)
-        .fetch_optional(tx)
-        .await?;
-    match owned {
-        Some(_) => Ok(()),
-        None => Err(StoreError::NotFound.into()),
-    }
-}
-
 /// Stores each manifest with a compare-and-swap on its counter, inside the caller's transaction
 /// (the caller rolls back on error). Checked in the order given.
-async fn write_manifests(
+pub(crate) async fn write_manifests(
     tx: &mut PgConnection,
     user_id: Uuid,
     manifests: &[ManifestWrite],
@@ -612,13 +642,12 @@ async fn write_manifests(
     if manifests.len() > 1 {
         let vaults: Vec<Uuid> = manifests.iter().map(|m| m.vault_id).collect();
         sqlx::query(sql::MANIFESTS_LOCK)
-            .bind(user_id)
             .bind(&vaults)
             .fetch_all(&mut *tx)
             .await?;
     }
     for m in manifests {
-        check_vault_owned(&mut *tx, m.vault_id, user_id).await?;
+        writable_vault(&mut *tx, m.vault_id, user_id, now).await?;
         let statement = if m.counter == 1 {
             sql::MANIFEST_INSERT_FIRST
         } else {
@@ -626,7 +655,6 @@ async fn write_manifests(
         };
         let written = sqlx::query(statement)
             .bind(m.vault_id)
-            .bind(user_id)
             .bind(m.counter)
             .bind(&m.blob)
             .bind(now)
@@ -638,7 +666,6 @@ async fn write_manifests(
             // compare-and-swap fail).
             let row = sqlx::query(sql::MANIFEST_COUNTER)
                 .bind(m.vault_id)
-                .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
             let current = match row {
@@ -729,13 +756,13 @@ impl PgStore {
         Ok(())
     }
 
-    /// One attempt of `put_object`: returns `(created_at, seq)`.
+    /// One attempt of `put_object`: returns `(created_at, seq, owner)`.
     async fn put_object_once(
         &self,
         write: &ObjectWrite,
         expected_version: Option<i64>,
         manifests: &[ManifestWrite],
-    ) -> Result<(i64, i64), Error> {
+    ) -> Result<(i64, i64, Option<Uuid>), Error> {
         let mut tx = self.begin_write().await?;
 
         if expected_version.is_none() {
@@ -747,16 +774,17 @@ impl PgStore {
                 .await?;
         }
 
-        // Compare-and-swap checks against the current row, whoever owns it (locked until the
+        // Compare-and-swap checks against the current row, wherever it is (locked until the
         // commit, so the checks stay true).
-        let current = sqlx::query(sql::OBJECT_OWNER_VERSION_FOR_UPDATE)
+        let current = sqlx::query(sql::OBJECT_VAULT_VERSION)
             .bind(write.id)
             .fetch_optional(&mut *tx)
             .await?;
         let current = match &current {
-            Some(row) => Some((get::<Uuid>(row, "user_id")?, get::<i64>(row, "version")?)),
+            Some(row) => Some((get::<Uuid>(row, "vault_id")?, get::<i64>(row, "version")?)),
             None => None,
         };
+        let mut leaves: Option<Uuid> = None;
         match (expected_version, current) {
             (None, Some(_)) => return Err(StoreError::AlreadyExists("object").into()),
             (None, None) if write.version != 1 => {
@@ -764,41 +792,78 @@ impl PgStore {
             }
             (None, None) => {}
             (Some(_), None) => return Err(StoreError::NotFound.into()),
-            (Some(_), Some((owner, _))) if owner != write.user_id => {
-                return Err(StoreError::NotFound.into())
+            (Some(expected), Some((current_vault, version))) => {
+                // Someone who cannot write the object's vault learns nothing about it.
+                writable_vault(&mut tx, current_vault, write.user_id, write.now).await?;
+                if version != expected || write.version != expected + 1 {
+                    return Err(StoreError::VersionConflict { current: version }.into());
+                }
+                if current_vault != write.vault_id {
+                    leaves = Some(current_vault);
+                }
             }
-            (Some(expected), Some((_, version)))
-                if version != expected || write.version != expected + 1 =>
-            {
-                return Err(StoreError::VersionConflict { current: version }.into());
-            }
-            (Some(_), Some(_)) => {}
         }
 
         if expected_version.is_none() {
-            // Ids stay unique across users while a tombstone remembers them: another user's
-            // deleted id is taken. The user's own deleted id may be created again (below).
+            // Ids stay unique while a tombstone remembers them: an id deleted from a vault the
+            // writer cannot write is taken. A writer of that vault may create it again (below).
             let tombstone = sqlx::query(sql::TOMBSTONE_OWNER)
                 .bind(write.id)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = tombstone {
-                if get::<Uuid>(&row, "user_id")? != write.user_id {
+                let allowed = match get::<Option<Uuid>>(&row, "user_id")? {
+                    Some(owner) => owner == write.user_id,
+                    None => {
+                        let deleted_from: Uuid = get(&row, "vault_id")?;
+                        match writable_vault(&mut tx, deleted_from, write.user_id, write.now).await
+                        {
+                            Ok(_) => true,
+                            Err(Error::Store(StoreError::NotFound)) => false,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                if !allowed {
                     return Err(StoreError::AlreadyExists("object").into());
                 }
             }
         }
 
-        check_vault_owned(&mut tx, write.vault_id, write.user_id).await?;
+        let owner = writable_vault(&mut tx, write.vault_id, write.user_id, write.now).await?;
+        // Objects of a share have no owner and record their writer.
+        let author = owner.is_none().then_some(write.user_id);
         write_manifests(&mut tx, write.user_id, manifests, write.now).await?;
 
+        if let Some(left) = leaves {
+            let left_is_share = sqlx::query(shares::SHARE_EXISTS)
+                .bind(left)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if left_is_share {
+                // Readers of the share who cannot read the object's new vault learn it is gone.
+                let gone = next_seq(&mut tx).await?;
+                sqlx::query(sql::TOMBSTONE_INSERT)
+                    .bind(write.id)
+                    .bind(None::<Uuid>)
+                    .bind(left)
+                    .bind(gone)
+                    .bind(write.now)
+                    .execute(&mut *tx)
+                    .await?;
+                notify_vault(&mut tx, left, gone).await?;
+            }
+        }
+
         // Last: the feed counter's row lock is held from here to the commit.
-        let seq = next_seq_and_notify(&mut tx, write.user_id).await?;
+        let seq = next_seq(&mut tx).await?;
+        notify_vault(&mut tx, write.vault_id, seq).await?;
         let created_at = match expected_version {
             None => {
                 sqlx::query(sql::OBJECT_INSERT)
                     .bind(write.id)
-                    .bind(write.user_id)
+                    .bind(owner)
                     .bind(write.vault_id)
                     .bind(write.kind.as_str())
                     .bind(write.version)
@@ -808,13 +873,13 @@ impl PgStore {
                     .bind(&write.details)
                     .bind(seq)
                     .bind(write.now)
+                    .bind(author)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| map_unique(e, &[("objects_pkey", "object")]))?;
                 // The object supersedes an earlier delete of the same id.
                 sqlx::query(sql::TOMBSTONE_REMOVE)
                     .bind(write.id)
-                    .bind(write.user_id)
                     .execute(&mut *tx)
                     .await?;
                 write.now
@@ -822,7 +887,7 @@ impl PgStore {
             Some(expected) => {
                 let row = sqlx::query(sql::OBJECT_UPDATE)
                     .bind(write.id)
-                    .bind(write.user_id)
+                    .bind(owner)
                     .bind(write.vault_id)
                     .bind(write.kind.as_str())
                     .bind(write.version)
@@ -833,6 +898,7 @@ impl PgStore {
                     .bind(seq)
                     .bind(expected)
                     .bind(write.now)
+                    .bind(author)
                     .fetch_optional(&mut *tx)
                     .await?;
                 // Unreachable while the row lock taken above is held; kept so the
@@ -842,7 +908,7 @@ impl PgStore {
             }
         };
         tx.commit().await?;
-        Ok((created_at, seq))
+        Ok((created_at, seq, owner))
     }
 
     async fn delete_object_once(
@@ -852,29 +918,28 @@ impl PgStore {
         expected_version: i64,
         manifests: &[ManifestWrite],
         now: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<i64, Error> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(sql::OBJECT_VERSION_FOR_USER_FOR_UPDATE)
+        let row = sqlx::query(sql::OBJECT_VAULT_VERSION)
             .bind(object_id)
-            .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
-        let current: i64 = match &row {
+        let (vault_id, current): (Uuid, i64) = match &row {
             None => return Err(StoreError::NotFound.into()),
-            Some(row) => get(row, "version")?,
+            Some(row) => (get(row, "vault_id")?, get(row, "version")?),
         };
+        writable_vault(&mut tx, vault_id, user_id, now).await?;
         if current != expected_version {
             return Err(StoreError::VersionConflict { current }.into());
         }
         write_manifests(&mut tx, user_id, manifests, now).await?;
         let seq =
-            delete_object_leaving_tombstone(&mut tx, user_id, object_id, expected_version, now)
-                .await?;
+            delete_object_leaving_tombstone(&mut tx, object_id, expected_version, now).await?;
         // Unreachable while the row lock is held, as in put_object.
         let seq = seq.ok_or(StoreError::VersionConflict { current })?;
-        notify_change(&mut tx, user_id, seq).await?;
+        notify_vault(&mut tx, vault_id, seq).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(seq)
     }
 
     async fn changes_since_once(
@@ -908,17 +973,20 @@ impl PgStore {
             });
         }
         let from = if reset { 0 } else { since };
+        let now = wall_clock();
 
         let object_rows = sqlx::query(sql::FEED_OBJECTS)
             .bind(user_id)
             .bind(from)
             .bind(fetch_limit(limit))
+            .bind(now)
             .fetch_all(&mut *tx)
             .await?;
         let tombstone_rows = sqlx::query(sql::FEED_TOMBSTONES)
             .bind(user_id)
             .bind(from)
             .bind(fetch_limit(limit))
+            .bind(now)
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -947,6 +1015,10 @@ impl PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let pruned: i64 = get(&row, "pruned")?;
+        sqlx::query(sql::DELETED_SHARE_READERS_PRUNE)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
         let max_seq: Option<i64> = get(&row, "max_seq")?;
         let Some(max_seq) = max_seq else {
             return Ok(0);
@@ -1203,11 +1275,12 @@ impl Store for PgStore {
         expected_version: Option<i64>,
         manifests: &[ManifestWrite],
     ) -> StoreResult<ObjectRecord> {
-        let (created_at, seq) =
+        let (created_at, seq, owner) =
             retry(|| self.put_object_once(&write, expected_version, manifests)).await?;
         Ok(ObjectRecord {
             id: write.id,
-            user_id: write.user_id,
+            user_id: owner.is_some().then_some(write.user_id),
+            author_id: owner.is_none().then_some(write.user_id),
             vault_id: write.vault_id,
             kind: write.kind,
             version: write.version,
@@ -1229,6 +1302,7 @@ impl Store for PgStore {
         let row = sqlx::query(sql::OBJECT_GET)
             .bind(object_id)
             .bind(user_id)
+            .bind(wall_clock())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
@@ -1243,8 +1317,11 @@ impl Store for PgStore {
         let query = match vault_id {
             Some(vault_id) => sqlx::query(sql::OBJECTS_FOR_USER_VAULT)
                 .bind(user_id)
+                .bind(wall_clock())
                 .bind(vault_id),
-            None => sqlx::query(sql::OBJECTS_FOR_USER).bind(user_id),
+            None => sqlx::query(sql::OBJECTS_FOR_USER)
+                .bind(user_id)
+                .bind(wall_clock()),
         };
         let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(object_from_row).collect()
@@ -1257,7 +1334,7 @@ impl Store for PgStore {
         expected_version: i64,
         manifests: &[ManifestWrite],
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<i64> {
         retry(|| self.delete_object_once(user_id, object_id, expected_version, manifests, now))
             .await
     }
@@ -1274,6 +1351,7 @@ impl Store for PgStore {
     async fn manifests_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ManifestRecord>> {
         let rows = sqlx::query(sql::MANIFESTS_FOR_USER)
             .bind(user_id)
+            .bind(wall_clock())
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;

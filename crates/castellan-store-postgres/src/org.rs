@@ -1155,12 +1155,11 @@ impl PgStore {
                 for object in &objects {
                     let object_id: Uuid = get(object, "id")?;
                     let version: i64 = get(object, "version")?;
-                    let seq =
-                        delete_object_leaving_tombstone(&mut tx, user_id, object_id, version, now)
-                            .await?
-                            .ok_or_else(|| {
-                                StoreError::Backend("an object changed during its removal".into())
-                            })?;
+                    let seq = delete_object_leaving_tombstone(&mut tx, object_id, version, now)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::Backend("an object changed during its removal".into())
+                        })?;
                     last_seq = Some(seq);
                 }
             }
@@ -1648,20 +1647,27 @@ impl OrgStore for PgStore {
     }
 
     async fn delete_user(&self, user_id: Uuid) -> StoreResult<()> {
-        // Everything of the user goes with the users row (ON DELETE CASCADE); the audit log has
-        // no foreign keys and keeps its events.
-        let deleted = retry(|| async {
-            Ok(sqlx::query(USER_DELETE)
+        // Shares the user alone owns go (their recipients keep tombstones); other shares lose
+        // the user's entries. Everything else of the user goes with the users row (ON DELETE
+        // CASCADE); the audit log has no foreign keys and keeps its events.
+        retry(|| async {
+            let mut tx = self.begin_write().await?;
+            if !exists(&mut tx, USER_EXISTS, user_id).await? {
+                return Err(StoreError::NotFound.into());
+            }
+            crate::shares::remove_user_from_shares(&mut tx, user_id, crate::wall_clock()).await?;
+            let deleted = sqlx::query(USER_DELETE)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected())
+                .rows_affected();
+            if deleted == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            tx.commit().await?;
+            Ok(())
         })
-        .await?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        .await
     }
 
     async fn create_group(

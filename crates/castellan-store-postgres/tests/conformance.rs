@@ -226,7 +226,7 @@ async fn concurrent_starts_migrate_once() {
         .await
         .unwrap();
     let applied: Vec<(i64, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    assert_eq!(applied, vec![(1, true), (2, true), (3, true)]);
+    assert_eq!(applied, vec![(1, true), (2, true), (3, true), (4, true)]);
 
     // Every instance works on the one schema, and a later start finds nothing to do.
     let (u, v) = user();
@@ -486,7 +486,7 @@ async fn opposite_moves_never_deadlock() {
         let (cp, cb) = (counters[&p.id], counters[&b.id]);
         let to_other = |rec: &castellan_store::ObjectRecord, target: Uuid| ObjectWrite {
             id: rec.id,
-            user_id: rec.user_id,
+            user_id: rec.user_id.expect("an own vault's object"),
             vault_id: target,
             kind: rec.kind,
             version: rec.version + 1,

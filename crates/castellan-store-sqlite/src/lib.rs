@@ -30,6 +30,7 @@ use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 mod org;
+mod shares;
 pub mod sql;
 
 /// Connections of a file-backed store: WAL allows any number of readers next to one writer.
@@ -96,11 +97,31 @@ impl SqliteStore {
         Self::migrated(pool).await
     }
 
+    /// Applies pending migrations on one connection with foreign keys off (migration 0004
+    /// rebuilds tables that others reference, which SQLite allows only so), then turns them on
+    /// again and checks every foreign key.
     async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
-        MIGRATOR
-            .run(&pool)
+        let failed =
+            |e: &dyn std::fmt::Display| StoreError::Backend(format!("migration failed: {e}"));
+        let mut conn = pool.acquire().await.map_err(backend)?;
+        sqlx::query(sql::FOREIGN_KEYS_OFF)
+            .execute(&mut *conn)
             .await
-            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+            .map_err(backend)?;
+        let migrated = MIGRATOR.run(&mut *conn).await;
+        sqlx::query(sql::FOREIGN_KEYS_ON)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        migrated.map_err(|e| failed(&e))?;
+        let violations = sqlx::query(sql::FOREIGN_KEY_CHECK)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+        if !violations.is_empty() {
+            return Err(failed(&"the migrated database violates foreign keys"));
+        }
+        drop(conn);
         Ok(Self { pool })
     }
 
@@ -322,11 +343,12 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     })
 }
 
-fn object_from_row(row: &SqliteRow) -> StoreResult<ObjectRecord> {
+pub(crate) fn object_from_row(row: &SqliteRow) -> StoreResult<ObjectRecord> {
     let kind: &str = get(row, "kind")?;
     Ok(ObjectRecord {
         id: get_uuid(row, "id")?,
-        user_id: get_uuid(row, "user_id")?,
+        user_id: get_opt_uuid(row, "user_id")?,
+        author_id: get_opt_uuid(row, "author_id")?,
         vault_id: get_uuid(row, "vault_id")?,
         kind: ObjectKind::parse(kind).ok_or_else(|| corrupt("kind"))?,
         version: get(row, "version")?,
@@ -348,10 +370,10 @@ fn tombstone_from_row(row: &SqliteRow) -> StoreResult<Tombstone> {
     })
 }
 
-fn manifest_from_row(row: &SqliteRow) -> StoreResult<ManifestRecord> {
+pub(crate) fn manifest_from_row(row: &SqliteRow) -> StoreResult<ManifestRecord> {
     Ok(ManifestRecord {
         vault_id: get_uuid(row, "vault_id")?,
-        user_id: get_uuid(row, "user_id")?,
+        user_id: get_opt_uuid(row, "user_id")?,
         counter: get(row, "counter")?,
         blob: get(row, "blob")?,
         updated_at: get(row, "updated_at")?,
@@ -363,7 +385,7 @@ fn count_u32(count: i64) -> u32 {
 }
 
 /// Takes the next sync feed sequence number inside the caller's transaction.
-async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
+pub(crate) async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
     let row = sqlx::query(sql::FEED_NEXT_SEQ)
         .fetch_one(tx)
         .await
@@ -371,27 +393,52 @@ async fn next_seq(tx: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
     row.try_get(0).map_err(backend)
 }
 
-/// `NotFound` unless the vault exists and belongs to the user.
-async fn check_vault_owned(
+/// The wall clock, for reads that the trait gives no `now` (share expiry).
+pub(crate) fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Read or write access of a user to a vault (see `sql::VAULT_READABLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads go through the feed and list queries, which embed the same rule.
+    #[allow(dead_code)]
+    Read,
+    Write,
+}
+
+/// The one access check of this backend: `NotFound` unless `user_id` may read (or write) the
+/// vault at `now`. Returns the vault's owner (`None` for a share). The rule itself is the
+/// `share_access!` macro in `sql.rs`, which the read queries embed too.
+pub(crate) async fn vault_access(
     tx: &mut sqlx::SqliteConnection,
     vault_id: &str,
     user_id: &str,
-) -> StoreResult<()> {
-    let owned = sqlx::query(sql::VAULT_OWNED_BY)
-        .bind(vault_id)
+    now: i64,
+    access: Access,
+) -> StoreResult<Option<String>> {
+    let statement = match access {
+        Access::Read => sql::VAULT_READABLE,
+        Access::Write => sql::VAULT_WRITABLE,
+    };
+    let row = sqlx::query(statement)
         .bind(user_id)
+        .bind(vault_id)
+        .bind(now)
         .fetch_optional(tx)
         .await
         .map_err(backend)?;
-    match owned {
-        Some(_) => Ok(()),
+    match row {
+        Some(row) => get(&row, "user_id"),
         None => Err(StoreError::NotFound),
     }
 }
 
 /// Stores each manifest with a compare-and-swap on its counter, inside the caller's transaction
 /// (the caller rolls back on error).
-async fn write_manifests(
+pub(crate) async fn write_manifests(
     tx: &mut sqlx::SqliteConnection,
     user_id: &str,
     manifests: &[ManifestWrite],
@@ -399,7 +446,7 @@ async fn write_manifests(
 ) -> StoreResult<()> {
     for m in manifests {
         let vault_id = id(m.vault_id);
-        check_vault_owned(&mut *tx, &vault_id, user_id).await?;
+        vault_access(&mut *tx, &vault_id, user_id, now, Access::Write).await?;
         let statement = if m.counter == 1 {
             sql::MANIFEST_INSERT_FIRST
         } else {
@@ -407,7 +454,6 @@ async fn write_manifests(
         };
         let written = sqlx::query(statement)
             .bind(&vault_id)
-            .bind(user_id)
             .bind(m.counter)
             .bind(&m.blob)
             .bind(now)
@@ -418,7 +464,6 @@ async fn write_manifests(
         if written == 0 {
             let row = sqlx::query(sql::MANIFEST_COUNTER)
                 .bind(&vault_id)
-                .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -435,20 +480,19 @@ async fn write_manifests(
     Ok(())
 }
 
-/// Deletes the user's object if it is at `version` and leaves its tombstone with the next feed
-/// position, inside the caller's transaction; returns that position (`None`, with nothing
-/// changed, if there is no such object at that version). The one way an object is deleted:
-/// `delete_object` and the removal of a member's business items both come here.
-async fn delete_object_leaving_tombstone(
+/// Deletes the object if it is at `version` and leaves its tombstone with the next feed
+/// position, inside the caller's transaction (which checked access); returns that position
+/// (`None`, with nothing changed, if there is no such object at that version). The one way an
+/// object is deleted: `delete_object`, the removal of a member's business items and the
+/// deletion of a share all come here.
+pub(crate) async fn delete_object_leaving_tombstone(
     tx: &mut sqlx::SqliteConnection,
     object_id: &str,
-    user_id: &str,
     version: i64,
     now: i64,
 ) -> StoreResult<Option<i64>> {
     let deleted = sqlx::query(sql::OBJECT_DELETE)
         .bind(object_id)
-        .bind(user_id)
         .bind(version)
         .fetch_optional(&mut *tx)
         .await
@@ -457,11 +501,12 @@ async fn delete_object_leaving_tombstone(
         return Ok(None);
     };
     let vault_id: String = get(&deleted, "vault_id")?;
+    let user_id: Option<String> = get(&deleted, "user_id")?;
     // A delete is an object write too: it takes the next feed position, kept by the tombstone.
     let seq = next_seq(&mut *tx).await?;
     sqlx::query(sql::TOMBSTONE_INSERT)
         .bind(object_id)
-        .bind(user_id)
+        .bind(&user_id)
         .bind(&vault_id)
         .bind(seq)
         .bind(now)
@@ -764,16 +809,18 @@ impl Store for SqliteStore {
         let vault_id = id(write.vault_id);
         let mut tx = self.begin_write().await?;
 
-        // Compare-and-swap checks against the current row, whoever owns it.
-        let current = sqlx::query(sql::OBJECT_OWNER_VERSION)
+        // Compare-and-swap checks against the current row, wherever it is.
+        let current = sqlx::query(sql::OBJECT_VAULT_VERSION)
             .bind(&object_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
         let current = match &current {
-            Some(row) => Some((get_uuid(row, "user_id")?, get::<i64>(row, "version")?)),
+            Some(row) => Some((get::<String>(row, "vault_id")?, get::<i64>(row, "version")?)),
             None => None,
         };
+        // The vault the object leaves when it moves.
+        let mut leaves: Option<String> = None;
         match (expected_version, current) {
             (None, Some(_)) => return Err(StoreError::AlreadyExists("object")),
             (None, None) if write.version != 1 => {
@@ -781,41 +828,79 @@ impl Store for SqliteStore {
             }
             (None, None) => {}
             (Some(_), None) => return Err(StoreError::NotFound),
-            (Some(_), Some((owner, _))) if owner != write.user_id => {
-                return Err(StoreError::NotFound)
+            (Some(expected), Some((current_vault, version))) => {
+                // Someone who cannot write the object's vault learns nothing about it.
+                vault_access(&mut tx, &current_vault, &user_id, write.now, Access::Write).await?;
+                if version != expected || write.version != expected + 1 {
+                    return Err(StoreError::VersionConflict { current: version });
+                }
+                if current_vault != vault_id {
+                    leaves = Some(current_vault);
+                }
             }
-            (Some(expected), Some((_, version)))
-                if version != expected || write.version != expected + 1 =>
-            {
-                return Err(StoreError::VersionConflict { current: version });
-            }
-            (Some(_), Some(_)) => {}
         }
 
         if expected_version.is_none() {
-            // Ids stay unique across users while a tombstone remembers them: another user's
-            // deleted id is taken. The user's own deleted id may be created again (below).
+            // Ids stay unique while a tombstone remembers them: an id deleted from a vault the
+            // writer cannot write is taken. A writer of that vault may create it again (below).
             let tombstone = sqlx::query(sql::TOMBSTONE_OWNER)
                 .bind(&object_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
             if let Some(row) = tombstone {
-                if get_uuid(&row, "user_id")? != write.user_id {
+                let owner = get_opt_uuid(&row, "user_id")?;
+                let allowed = match owner {
+                    Some(owner) => owner == write.user_id,
+                    None => {
+                        let deleted_from: String = get(&row, "vault_id")?;
+                        vault_access(&mut tx, &deleted_from, &user_id, write.now, Access::Write)
+                            .await
+                            .is_ok()
+                    }
+                };
+                if !allowed {
                     return Err(StoreError::AlreadyExists("object"));
                 }
             }
         }
 
-        check_vault_owned(&mut tx, &vault_id, &user_id).await?;
+        let owner = vault_access(&mut tx, &vault_id, &user_id, write.now, Access::Write).await?;
+        // Objects of a share have no owner and record their writer.
+        let author = match owner {
+            Some(_) => None,
+            None => Some(user_id.clone()),
+        };
         write_manifests(&mut tx, &user_id, manifests, write.now).await?;
+
+        if let Some(left) = &leaves {
+            let left_is_share = sqlx::query(shares::SHARE_EXISTS)
+                .bind(left)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .is_some();
+            if left_is_share {
+                // Readers of the share who cannot read the object's new vault learn it is gone.
+                let gone = next_seq(&mut tx).await?;
+                sqlx::query(sql::TOMBSTONE_INSERT)
+                    .bind(&object_id)
+                    .bind(None::<String>)
+                    .bind(left)
+                    .bind(gone)
+                    .bind(write.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+        }
 
         let seq = next_seq(&mut tx).await?;
         let created_at = match expected_version {
             None => {
                 sqlx::query(sql::OBJECT_INSERT)
                     .bind(&object_id)
-                    .bind(&user_id)
+                    .bind(&owner)
                     .bind(&vault_id)
                     .bind(write.kind.as_str())
                     .bind(write.version)
@@ -825,13 +910,13 @@ impl Store for SqliteStore {
                     .bind(&write.details)
                     .bind(seq)
                     .bind(write.now)
+                    .bind(&author)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| map_unique(e, &[("objects.id", "object")]))?;
                 // The object supersedes an earlier delete of the same id.
                 sqlx::query(sql::TOMBSTONE_REMOVE)
                     .bind(&object_id)
-                    .bind(&user_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
@@ -840,7 +925,7 @@ impl Store for SqliteStore {
             Some(expected) => {
                 let row = sqlx::query(sql::OBJECT_UPDATE)
                     .bind(&object_id)
-                    .bind(&user_id)
+                    .bind(&owner)
                     .bind(&vault_id)
                     .bind(write.kind.as_str())
                     .bind(write.version)
@@ -851,6 +936,7 @@ impl Store for SqliteStore {
                     .bind(seq)
                     .bind(expected)
                     .bind(write.now)
+                    .bind(&author)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend)?;
@@ -864,7 +950,8 @@ impl Store for SqliteStore {
 
         Ok(ObjectRecord {
             id: write.id,
-            user_id: write.user_id,
+            user_id: owner.is_some().then_some(write.user_id),
+            author_id: owner.is_none().then_some(write.user_id),
             vault_id: write.vault_id,
             kind: write.kind,
             version: write.version,
@@ -886,6 +973,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(sql::OBJECT_GET)
             .bind(id(object_id))
             .bind(id(user_id))
+            .bind(wall_clock())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
@@ -900,8 +988,11 @@ impl Store for SqliteStore {
         let query = match vault_id {
             Some(vault_id) => sqlx::query(sql::OBJECTS_FOR_USER_VAULT)
                 .bind(id(user_id))
+                .bind(wall_clock())
                 .bind(id(vault_id)),
-            None => sqlx::query(sql::OBJECTS_FOR_USER).bind(id(user_id)),
+            None => sqlx::query(sql::OBJECTS_FOR_USER)
+                .bind(id(user_id))
+                .bind(wall_clock()),
         };
         let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
         rows.iter().map(object_from_row).collect()
@@ -914,30 +1005,30 @@ impl Store for SqliteStore {
         expected_version: i64,
         manifests: &[ManifestWrite],
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<i64> {
         let object_id = id(object_id);
         let user_id = id(user_id);
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(sql::OBJECT_VERSION_FOR_USER)
+        let row = sqlx::query(sql::OBJECT_VAULT_VERSION)
             .bind(&object_id)
-            .bind(&user_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-        let current: i64 = match &row {
+        let (vault_id, current): (String, i64) = match &row {
             None => return Err(StoreError::NotFound),
-            Some(row) => get(row, "version")?,
+            Some(row) => (get(row, "vault_id")?, get(row, "version")?),
         };
+        vault_access(&mut tx, &vault_id, &user_id, now, Access::Write).await?;
         if current != expected_version {
             return Err(StoreError::VersionConflict { current });
         }
         write_manifests(&mut tx, &user_id, manifests, now).await?;
         let deleted =
-            delete_object_leaving_tombstone(&mut tx, &object_id, &user_id, expected_version, now)
-                .await?;
+            delete_object_leaving_tombstone(&mut tx, &object_id, expected_version, now).await?;
         // Unreachable under BEGIN IMMEDIATE, as in put_object.
-        deleted.ok_or(StoreError::VersionConflict { current })?;
-        tx.commit().await.map_err(backend)
+        let seq = deleted.ok_or(StoreError::VersionConflict { current })?;
+        tx.commit().await.map_err(backend)?;
+        Ok(seq)
     }
 
     async fn changes_since(
@@ -978,11 +1069,13 @@ impl Store for SqliteStore {
             });
         }
         let from = if reset { 0 } else { since };
+        let now = wall_clock();
 
         let object_rows = sqlx::query(sql::FEED_OBJECTS)
             .bind(&user_id)
             .bind(from)
             .bind(fetch_limit(limit))
+            .bind(now)
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
@@ -990,6 +1083,7 @@ impl Store for SqliteStore {
             .bind(&user_id)
             .bind(from)
             .bind(fetch_limit(limit))
+            .bind(now)
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
@@ -1015,6 +1109,7 @@ impl Store for SqliteStore {
     async fn manifests_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ManifestRecord>> {
         let rows = sqlx::query(sql::MANIFESTS_FOR_USER)
             .bind(id(user_id))
+            .bind(wall_clock())
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
@@ -1038,6 +1133,11 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?
             .rows_affected();
+        sqlx::query(sql::DELETED_SHARE_READERS_PRUNE)
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query(sql::FEED_FLOOR_RAISE)
             .bind(max_seq)
             .execute(&mut *tx)

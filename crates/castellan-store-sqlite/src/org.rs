@@ -1284,7 +1284,7 @@ impl OrgStore for SqliteStore {
                 for object in &objects {
                     let object_id: String = get(object, "id")?;
                     let version: i64 = get(object, "version")?;
-                    delete_object_leaving_tombstone(&mut tx, &object_id, &user_id, version, now)
+                    delete_object_leaving_tombstone(&mut tx, &object_id, version, now)
                         .await?
                         .ok_or_else(|| {
                             StoreError::Backend("an object changed during its removal".into())
@@ -1296,18 +1296,25 @@ impl OrgStore for SqliteStore {
     }
 
     async fn delete_user(&self, user_id: Uuid) -> StoreResult<()> {
-        // Everything of the user goes with the users row (ON DELETE CASCADE); the audit log has
-        // no foreign keys and keeps its events.
+        // Shares the user alone owns go (their recipients keep tombstones); other shares lose
+        // the user's entries. Everything else of the user goes with the users row (ON DELETE
+        // CASCADE); the audit log has no foreign keys and keeps its events.
+        let user = id(user_id);
+        let mut tx = self.begin_write().await?;
+        if !exists(&mut tx, USER_EXISTS, &user).await? {
+            return Err(StoreError::NotFound);
+        }
+        crate::shares::remove_user_from_shares(&mut tx, &user, wall_clock()).await?;
         let deleted = sqlx::query(USER_DELETE)
-            .bind(id(user_id))
-            .execute(&self.pool)
+            .bind(&user)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?
             .rows_affected();
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        tx.commit().await.map_err(backend)
     }
 
     async fn create_group(

@@ -24,6 +24,9 @@ pub const BEGIN_READ: &str = "BEGIN";
 pub const JOURNAL_MODE: &str = "PRAGMA journal_mode";
 pub const WAL_CHECKPOINT_TRUNCATE: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 pub const VACUUM_INTO: &str = "VACUUM INTO $1";
+pub const FOREIGN_KEYS_OFF: &str = "PRAGMA foreign_keys = OFF";
+pub const FOREIGN_KEYS_ON: &str = "PRAGMA foreign_keys = ON";
+pub const FOREIGN_KEY_CHECK: &str = "PRAGMA foreign_key_check";
 
 // ---- server configuration
 
@@ -53,7 +56,6 @@ pub const VAULT_INSERT: &str = "INSERT INTO vaults \
      (id, user_id, kind, key_wrap, key_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 pub const VAULTS_FOR_USER: &str = "SELECT id, user_id, kind, key_wrap, key_version, created_at \
      FROM vaults WHERE user_id = $1 ORDER BY created_at, id";
-pub const VAULT_OWNED_BY: &str = "SELECT id FROM vaults WHERE id = $1 AND user_id = $2";
 
 // ---- login attempts
 
@@ -107,60 +109,151 @@ pub const RATE_LIMIT_COUNT: &str =
     "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2";
 pub const RATE_LIMIT_CLEAR: &str = "DELETE FROM rate_limits WHERE key = $1";
 
+// ---- access: the one place that decides who may read and write which vault
+
+/// Ids of the shares user `$u` can read at `$now`, with an extra condition `$roles` on the
+/// entries that grant access (empty for reading). Owners (a user entry with role owner) always;
+/// other principals directly or through a group that lists them (and a membership of the
+/// share's company) once they accepted, while the share has not expired.
+macro_rules! share_access {
+    ($u:literal, $now:literal, $roles:literal) => {
+        concat!(
+            "SELECT oe.share_id FROM share_entries oe WHERE oe.principal_kind = 'user' \
+             AND oe.principal_id = ",
+            $u,
+            " AND oe.role = 'owner' \
+             UNION SELECT s.id FROM shares s JOIN share_states st ON st.share_id = s.id \
+             AND st.user_id = ",
+            $u,
+            " AND st.state = 'accepted' \
+             WHERE (s.expires_at IS NULL OR s.expires_at > ",
+            $now,
+            ") AND (\
+             EXISTS (SELECT 1 FROM share_entries e WHERE e.share_id = s.id \
+             AND e.principal_kind = 'user' AND e.principal_id = ",
+            $u,
+            $roles,
+            ") \
+             OR EXISTS (SELECT 1 FROM share_entries e JOIN group_members gm \
+             ON gm.group_id = e.principal_id AND gm.user_id = ",
+            $u,
+            " \
+             JOIN members m ON m.user_id = gm.user_id AND m.company_id = s.company_id \
+             WHERE e.share_id = s.id AND e.principal_kind = 'group'",
+            $roles,
+            "))"
+        )
+    };
+}
+macro_rules! readable_shares {
+    ($u:literal, $now:literal) => {
+        share_access!($u, $now, "")
+    };
+}
+macro_rules! writable_shares {
+    ($u:literal, $now:literal) => {
+        share_access!($u, $now, " AND e.role IN ('owner', 'editor')")
+    };
+}
+
+/// Vault `$2` if user `$1` can read it at `$3`, with its owner (NULL for a share).
+pub const VAULT_READABLE: &str = concat!(
+    "SELECT v.user_id FROM vaults v WHERE v.id = $2 AND (v.user_id = $1 OR v.id IN (",
+    readable_shares!("$1", "$3"),
+    "))"
+);
+/// Vault `$2` if user `$1` can write it at `$3`, with its owner (NULL for a share).
+pub const VAULT_WRITABLE: &str = concat!(
+    "SELECT v.user_id FROM vaults v WHERE v.id = $2 AND (v.user_id = $1 OR v.id IN (",
+    writable_shares!("$1", "$3"),
+    "))"
+);
+/// Users who are principals of share `$1` now (owners, user entries, members of group entries
+/// who are members of the share's company), whatever their state.
+pub const SHARE_AUDIENCE: &str = "SELECT e.principal_id AS user_id FROM share_entries e \
+     WHERE e.share_id = $1 AND e.principal_kind = 'user' \
+     UNION SELECT gm.user_id FROM share_entries e JOIN shares s ON s.id = e.share_id \
+     JOIN group_members gm ON gm.group_id = e.principal_id \
+     JOIN members m ON m.user_id = gm.user_id AND m.company_id = s.company_id \
+     WHERE e.share_id = $1 AND e.principal_kind = 'group' ORDER BY user_id";
+
 // ---- objects
 
 /// Takes the next value of the sync feed counter (same transaction as the object write).
 pub const FEED_NEXT_SEQ: &str =
     "UPDATE feed_counter SET value = value + 1 WHERE id = 1 RETURNING value";
-/// Owner and version of an object, whoever owns it (create must refuse ids taken by anyone).
-pub const OBJECT_OWNER_VERSION: &str = "SELECT user_id, version FROM objects WHERE id = $1";
+/// Vault and version of an object, whoever can reach it (create must refuse ids taken by
+/// anyone).
+pub const OBJECT_VAULT_VERSION: &str = "SELECT vault_id, version FROM objects WHERE id = $1";
+/// `$2` = the vault's owner (NULL in a share), `$12` = the author (NULL in an own vault).
 pub const OBJECT_INSERT: &str = "INSERT INTO objects \
-     (id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+     (id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, created_at, updated_at, author_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)";
 /// Compare-and-swap on `version` ($11 = expected); returns the preserved `created_at`.
+/// `$2` = the target vault's owner, `$13` = the author (as in `OBJECT_INSERT`).
 pub const OBJECT_UPDATE: &str = "UPDATE objects SET \
-     vault_id = $3, kind = $4, version = $5, trashed = $6, key_wrap = $7, overview = $8, details = $9, \
-     seq = $10, updated_at = $12 \
-     WHERE id = $1 AND user_id = $2 AND version = $11 \
+     user_id = $2, vault_id = $3, kind = $4, version = $5, trashed = $6, key_wrap = $7, overview = $8, \
+     details = $9, seq = $10, updated_at = $12, author_id = $13 \
+     WHERE id = $1 AND version = $11 \
      RETURNING created_at";
 macro_rules! object_columns {
     () => {
-        "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, created_at, updated_at"
+        "id, user_id, vault_id, kind, version, trashed, key_wrap, overview, details, seq, \
+         created_at, updated_at, author_id"
     };
 }
+/// Object `$1` if user `$2` can read its vault at `$3`.
 pub const OBJECT_GET: &str = concat!(
     "SELECT ",
     object_columns!(),
-    " FROM objects WHERE id = $1 AND user_id = $2"
+    " FROM objects WHERE id = $1 AND (user_id = $2 OR vault_id IN (",
+    readable_shares!("$2", "$3"),
+    "))"
 );
+/// Objects of every vault user `$1` can read at `$2`.
 pub const OBJECTS_FOR_USER: &str = concat!(
     "SELECT ",
     object_columns!(),
-    " FROM objects WHERE user_id = $1 ORDER BY id"
+    " FROM objects WHERE user_id = $1 OR vault_id IN (",
+    readable_shares!("$1", "$2"),
+    ") ORDER BY id"
 );
+/// Objects of vault `$3` if user `$1` can read it at `$2`.
 pub const OBJECTS_FOR_USER_VAULT: &str = concat!(
     "SELECT ",
     object_columns!(),
-    " FROM objects WHERE user_id = $1 AND vault_id = $2 ORDER BY id"
+    " FROM objects WHERE vault_id = $3 AND (user_id = $1 OR vault_id IN (",
+    readable_shares!("$1", "$2"),
+    ")) ORDER BY id"
 );
-pub const OBJECT_VERSION_FOR_USER: &str =
-    "SELECT version FROM objects WHERE id = $1 AND user_id = $2";
-/// Compare-and-swap on `version` ($3 = expected); returns the vault for the tombstone.
+/// Objects of share `$1` (for rotation and deletion).
+pub const OBJECTS_OF_VAULT: &str =
+    "SELECT id, version FROM objects WHERE vault_id = $1 ORDER BY id";
+/// Compare-and-swap on `version` ($2 = expected); returns what the tombstone keeps.
 pub const OBJECT_DELETE: &str =
-    "DELETE FROM objects WHERE id = $1 AND user_id = $2 AND version = $3 RETURNING vault_id";
+    "DELETE FROM objects WHERE id = $1 AND version = $2 RETURNING vault_id, user_id";
+/// Re-wrap of a share's object under a new share key (rotation): version `$3` over `$2`.
+pub const OBJECT_REWRAP: &str = "UPDATE objects SET version = $3, key_wrap = $4, overview = $5, \
+     details = $6, seq = $7, updated_at = $8 WHERE id = $1 AND version = $2 AND vault_id = $9";
 
 // ---- tombstones
 
-/// Whose tombstone an id has, if any (a create must not reuse another user's deleted id).
-pub const TOMBSTONE_OWNER: &str = "SELECT user_id FROM tombstones WHERE id = $1";
+/// Whose tombstone an id has, if any (a create must not reuse an id deleted from a vault the
+/// writer cannot write).
+pub const TOMBSTONE_OWNER: &str = "SELECT user_id, vault_id FROM tombstones WHERE id = $1";
+/// Inserts, or replaces an older tombstone of the id (an object that left a share earlier).
 pub const TOMBSTONE_INSERT: &str =
-    "INSERT INTO tombstones (id, user_id, vault_id, seq, deleted_at) VALUES ($1, $2, $3, $4, $5)";
-/// A create of a deleted id by the same user: the object supersedes its tombstone.
-pub const TOMBSTONE_REMOVE: &str = "DELETE FROM tombstones WHERE id = $1 AND user_id = $2";
+    "INSERT INTO tombstones (id, user_id, vault_id, seq, deleted_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, vault_id = excluded.vault_id, \
+     seq = excluded.seq, deleted_at = excluded.deleted_at";
+/// A create of a deleted id by a writer of its vault: the object supersedes its tombstone.
+pub const TOMBSTONE_REMOVE: &str = "DELETE FROM tombstones WHERE id = $1";
 /// The position of the newest tombstone older than `$1` (NULL when there is none).
 pub const TOMBSTONES_PRUNABLE_MAX_SEQ: &str =
     "SELECT MAX(seq) AS max_seq FROM tombstones WHERE deleted_at < $1";
 pub const TOMBSTONES_PRUNE: &str = "DELETE FROM tombstones WHERE deleted_at < $1";
+pub const DELETED_SHARE_READERS_PRUNE: &str =
+    "DELETE FROM deleted_share_readers WHERE deleted_at < $1";
 
 // ---- change feed
 
@@ -170,27 +263,59 @@ pub const FEED_POSITION: &str = "SELECT value FROM feed_counter WHERE id = 1";
 pub const FEED_FLOOR: &str = "SELECT value FROM feed_floor WHERE id = 1";
 /// Only ever raises the floor.
 pub const FEED_FLOOR_RAISE: &str = "UPDATE feed_floor SET value = $1 WHERE id = 1 AND value < $1";
-/// Objects of user `$1` changed after `$2`, oldest change first, at most `$3`.
+/// Objects user `$1` can read (at `$4`) changed after `$2`, oldest change first, at most `$3`:
+/// those of the user's own vaults and those of readable shares, each side by its index.
 pub const FEED_OBJECTS: &str = concat!(
-    "SELECT ",
+    "SELECT * FROM (SELECT ",
     object_columns!(),
-    " FROM objects WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    " FROM objects WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS own \
+     UNION ALL SELECT * FROM (SELECT ",
+    object_columns!(),
+    " FROM objects WHERE vault_id IN (",
+    readable_shares!("$1", "$4"),
+    ") AND seq > $2 ORDER BY seq LIMIT $3) AS shared ORDER BY seq LIMIT $3"
 );
-/// Tombstones of user `$1` after `$2`, oldest first, at most `$3`.
-pub const FEED_TOMBSTONES: &str = "SELECT id, vault_id, seq FROM tombstones \
-     WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+/// Tombstones in the feed of user `$1` (at `$4`) after `$2`, oldest first, at most `$3`: of own
+/// vaults, of readable shares and of shares deleted while the user could read them; not those
+/// of objects the user can still read elsewhere (they moved).
+pub const FEED_TOMBSTONES: &str = concat!(
+    "SELECT t.id, t.vault_id, t.seq FROM tombstones t WHERE t.seq > $2 AND (t.user_id = $1 \
+     OR t.vault_id IN (",
+    readable_shares!("$1", "$4"),
+    ") OR t.vault_id IN (SELECT d.share_id FROM deleted_share_readers d WHERE d.user_id = $1)) \
+     AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = t.id AND (o.user_id = $1 OR o.vault_id IN (",
+    readable_shares!("$1", "$4"),
+    "))) ORDER BY t.seq LIMIT $3"
+);
 
 // ---- vault manifests
 
-/// The first manifest of a vault (counter 1); does nothing if the vault already has one.
+/// The first manifest of vault `$1` (counter 1, owner copied from the vault); does nothing if the
+/// vault already has one.
 pub const MANIFEST_INSERT_FIRST: &str = "INSERT INTO vault_manifests \
-     (vault_id, user_id, counter, blob, updated_at) VALUES ($1, $2, $3, $4, $5) \
+     (vault_id, user_id, counter, blob, updated_at) \
+     SELECT id, user_id, $2, $3, $4 FROM vaults WHERE id = $1 \
      ON CONFLICT (vault_id) DO NOTHING";
-/// Compare-and-swap on `counter`: stores counter `$3` only over counter `$3 - 1`.
+/// Compare-and-swap on `counter`: stores counter `$2` only over counter `$2 - 1`.
 pub const MANIFEST_UPDATE: &str =
-    "UPDATE vault_manifests SET counter = $3, blob = $4, updated_at = $5 \
-     WHERE vault_id = $1 AND user_id = $2 AND counter = $3 - 1";
-pub const MANIFEST_COUNTER: &str =
-    "SELECT counter FROM vault_manifests WHERE vault_id = $1 AND user_id = $2";
-pub const MANIFESTS_FOR_USER: &str = "SELECT vault_id, user_id, counter, blob, updated_at \
-     FROM vault_manifests WHERE user_id = $1 ORDER BY vault_id";
+    "UPDATE vault_manifests SET counter = $2, blob = $3, updated_at = $4 \
+     WHERE vault_id = $1 AND counter = $2 - 1";
+pub const MANIFEST_COUNTER: &str = "SELECT counter FROM vault_manifests WHERE vault_id = $1";
+macro_rules! manifest_columns {
+    () => {
+        "vault_id, user_id, counter, blob, updated_at"
+    };
+}
+/// Manifests of every vault user `$1` can read at `$2`.
+pub const MANIFESTS_FOR_USER: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM vault_manifests WHERE user_id = $1 OR vault_id IN (",
+    readable_shares!("$1", "$2"),
+    ") ORDER BY vault_id"
+);
+pub const MANIFEST_OF_VAULT: &str = concat!(
+    "SELECT ",
+    manifest_columns!(),
+    " FROM vault_manifests WHERE vault_id = $1"
+);

@@ -83,7 +83,9 @@ use castellan_store::{
 use uuid::Uuid;
 
 mod org;
+mod shares;
 pub use org::*;
+pub use shares::*;
 
 /// A fixed "now" for the scenarios (Unix seconds).
 pub const T0: i64 = 1_700_000_000;
@@ -188,6 +190,12 @@ macro_rules! __conformance_scenarios {
             org_session_restriction_round_trip
             org_audit_append_and_query
             org_audit_concurrent_appends
+            share_access_via_user_entry
+            share_access_via_group
+            share_expired_and_declined
+            share_acl_and_rotation
+            share_delete_and_user_deletion
+            share_moves
             tombstones_prune_expires_old_cursors
         }
     };
@@ -316,7 +324,8 @@ fn session(user_id: Uuid, created_at: i64, expires_at: i64) -> SessionRecord {
 fn record_of(w: &ObjectWrite, created_at: i64, seq: i64) -> ObjectRecord {
     ObjectRecord {
         id: w.id,
-        user_id: w.user_id,
+        user_id: Some(w.user_id),
+        author_id: None,
         vault_id: w.vault_id,
         kind: w.kind,
         version: w.version,
@@ -1852,7 +1861,7 @@ pub async fn feed_is_per_user<S: Store>(store: &S) {
             .collect();
         expected.sort();
         assert_eq!(got, expected);
-        assert!(page.objects.iter().all(|o| o.user_id == user));
+        assert!(page.objects.iter().all(|o| o.user_id == Some(user)));
         assert_eq!(
             page.tombstones.iter().map(|t| t.id).collect::<Vec<_>>(),
             vec![deleted]
@@ -1864,7 +1873,7 @@ pub async fn feed_is_per_user<S: Store>(store: &S) {
         // From 0 too (the whole feed of the user, whatever else the database holds).
         let pages = all_pages(store, user, 0, 1000).await;
         for page in &pages {
-            assert!(page.objects.iter().all(|o| o.user_id == user));
+            assert!(page.objects.iter().all(|o| o.user_id == Some(user)));
             assert!(!page
                 .tombstones
                 .iter()
@@ -2049,7 +2058,7 @@ pub async fn manifest_counter_starts_at_one_and_grows_by_one<S: Store>(store: &S
         stored,
         vec![ManifestRecord {
             vault_id: acc.personal,
-            user_id: uid,
+            user_id: Some(uid),
             counter: 1,
             blob: m1.blob.clone(),
             updated_at: T0,
@@ -2321,14 +2330,14 @@ pub async fn object_move_with_two_manifests<S: Store>(store: &S) {
     let mut expected = vec![
         ManifestRecord {
             vault_id: acc.personal,
-            user_id: uid,
+            user_id: Some(uid),
             counter: 2,
             blob: leave.blob,
             updated_at: T0 + 1,
         },
         ManifestRecord {
             vault_id: acc.business,
-            user_id: uid,
+            user_id: Some(uid),
             counter: 2,
             blob: enter.blob,
             updated_at: T0 + 1,
@@ -2411,7 +2420,7 @@ pub async fn manifests_listed_per_user<S: Store>(store: &S) {
         listed,
         vec![ManifestRecord {
             vault_id: a.personal,
-            user_id: a.user.id,
+            user_id: Some(a.user.id),
             counter: 3,
             blob: last.unwrap().blob,
             updated_at: T0 + 3,

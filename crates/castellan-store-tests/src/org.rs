@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// An expiry far after both [`T0`] and the wall clock: open for every reader.
-const FAR: i64 = T0 + 100 * 365 * 86_400;
+pub(crate) const FAR: i64 = T0 + 100 * 365 * 86_400;
 const DAY: i64 = 86_400;
 
 // ---------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ fn company_create(
 }
 
 /// A partner with a founding admin.
-async fn partner<S: Store>(store: &S) -> (CompanyRecord, Account) {
+pub(crate) async fn partner<S: Store>(store: &S) -> (CompanyRecord, Account) {
     let admin = account(store).await;
     let company = store
         .create_company(company_create(
@@ -168,7 +168,12 @@ fn email() -> String {
 }
 
 /// A new account that joined the company (invited by `inviter`, accepted, not confirmed).
-async fn join<S: Store>(store: &S, company_id: Uuid, role: Role, inviter: Uuid) -> Account {
+pub(crate) async fn join<S: Store>(
+    store: &S,
+    company_id: Uuid,
+    role: Role,
+    inviter: Uuid,
+) -> Account {
     let acc = account(store).await;
     let inv = invitation(company_id, &acc.user.email, role, inviter, T0, FAR);
     store.create_invitation(inv.clone()).await.expect("invite");

@@ -13,8 +13,10 @@ use uuid::Uuid;
 
 mod org;
 mod records;
+mod shares;
 pub use org::*;
 pub use records::*;
+pub use shares::*;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +48,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Times are Unix seconds (`i64`). Ownership checks (`user_id` arguments) are part of every
 /// query, so a handler can never read or write another user's rows by id alone.
 #[async_trait]
-pub trait Store: OrgStore + Send + Sync + Clone + 'static {
+pub trait Store: OrgStore + ShareStore + Send + Sync + Clone + 'static {
     // ---- server configuration
     /// Returns the value stored under `key`, storing `init` first if there is none. Safe when
     /// several instances start at once (the first writer wins, everyone gets the same value).
@@ -112,29 +114,38 @@ pub trait Store: OrgStore + Send + Sync + Clone + 'static {
     /// Creates (`expected_version == None`, the object must not exist: `AlreadyExists("object")`)
     /// or updates (`Some(v)`: the stored version must be `v`, else `VersionConflict`) an object.
     /// The new version is `write.version`, which must be `expected + 1` (or 1 on create), else
-    /// `VersionConflict`. The vault must belong to the user (`NotFound` otherwise); on update the
-    /// object may move to another vault of the same user.
+    /// `VersionConflict`. The user (`write.user_id`, the writer) must be able to write the target
+    /// vault at `write.now` (`NotFound` otherwise): their own vault, or a share in which they are
+    /// an owner or editor (see [`ShareStore`]); on update the object must be in a vault the user
+    /// can write (`NotFound` otherwise) and may move to another vault the user can write (so an
+    /// object moves between a share and an own vault only by a writer of both). Objects of own
+    /// vaults have `user_id` = the owner and no `author_id`; objects of a share have no
+    /// `user_id` and `author_id` = the writer. An object that leaves a share leaves a tombstone
+    /// in that share's feed (readers who cannot read its new vault learn that it is gone).
     ///
     /// `manifests` are stored in the same transaction, each with a compare-and-swap on its
-    /// counter (`ManifestConflict`); each must name a vault of the user (`NotFound`). The write
-    /// gets a new feed position (`seq`).
+    /// counter (`ManifestConflict`); each must name a vault the user can write (`NotFound`).
+    /// The write gets a new feed position (`seq`).
     async fn put_object(
         &self,
         write: ObjectWrite,
         expected_version: Option<i64>,
         manifests: &[ManifestWrite],
     ) -> StoreResult<ObjectRecord>;
+    /// The object if it is in a vault the user can read (now, by the wall clock).
     async fn get_object(&self, user_id: Uuid, object_id: Uuid)
         -> StoreResult<Option<ObjectRecord>>;
-    /// All objects of the user, optionally only one vault, ordered by id.
+    /// All objects of every vault the user can read (own vaults and readable shares),
+    /// optionally only one vault, ordered by id.
     async fn list_objects(
         &self,
         user_id: Uuid,
         vault_id: Option<Uuid>,
     ) -> StoreResult<Vec<ObjectRecord>>;
     /// Hard delete (emptying the trash). `VersionConflict` if `expected_version` is not current,
-    /// `NotFound` if absent. Leaves a tombstone with a new feed position; `manifests` as in
-    /// `put_object`, in the same transaction.
+    /// `NotFound` if absent or not in a vault the user can write. Leaves a tombstone with a new
+    /// feed position, which it returns; `manifests` as in `put_object`, in the same
+    /// transaction.
     async fn delete_object(
         &self,
         user_id: Uuid,
@@ -142,16 +153,19 @@ pub trait Store: OrgStore + Send + Sync + Clone + 'static {
         expected_version: i64,
         manifests: &[ManifestWrite],
         now: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<i64>;
 
     // ---- change feed and manifests
     /// Objects and tombstones of the user with `seq > since`, in seq order, at most `limit`
-    /// entries in all. An unknown `since` (greater than the feed's current position) or an
+    /// entries in all. The feed of a user is the objects and tombstones of every vault they can
+    /// read now (own vaults and readable shares), plus the tombstones of shares deleted while
+    /// they could read them; a tombstone of an object that still exists in a vault the user can
+    /// read (it moved) is left out. An unknown `since` (greater than the feed's current position) or an
     /// expired one (below the newest pruned tombstone position) gives a page from 0 with
     /// `reset` set.
     async fn changes_since(&self, user_id: Uuid, since: i64, limit: u32)
         -> StoreResult<ChangePage>;
-    /// Current manifests of the user's vaults.
+    /// Current manifests of every vault the user can read (own vaults and readable shares).
     async fn manifests_for_user(&self, user_id: Uuid) -> StoreResult<Vec<ManifestRecord>>;
     /// Forgets tombstones older than `before` (Unix seconds); cursors at or below the newest
     /// forgotten tombstone position become expired. Returns how many were removed.

@@ -48,6 +48,8 @@ impl std::fmt::Debug for UserRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of a user's own vaults. (Share vaults, kind `share` in the database, belong to a
+/// company and are reached through [`crate::ShareStore`]; `vaults_for_user` never lists them.)
 pub enum VaultKind {
     Personal,
     Business,
@@ -177,7 +179,10 @@ pub struct ObjectWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRecord {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// The owner of the object's own vault; `None` for an object of a share.
+    pub user_id: Option<Uuid>,
+    /// The writer of the current version of a share's object; `None` in own vaults.
+    pub author_id: Option<Uuid>,
     pub vault_id: Uuid,
     pub kind: ObjectKind,
     pub version: i64,
@@ -203,7 +208,8 @@ pub struct ManifestWrite {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestRecord {
     pub vault_id: Uuid,
-    pub user_id: Uuid,
+    /// The owner of an own vault; `None` for a share's manifest.
+    pub user_id: Option<Uuid>,
     pub counter: i64,
     pub blob: Vec<u8>,
     pub updated_at: i64,
