@@ -97,6 +97,16 @@ pub struct CompanyRecord {
     pub updated_at: i64,
 }
 
+impl CompanyRecord {
+    /// The plan in force at `now`: a trial past its end counts as Standard.
+    pub fn effective_plan(&self, now: i64) -> Plan {
+        match (self.plan, self.trial_ends_at) {
+            (Plan::Trial, Some(end)) if now >= end => Plan::Standard,
+            (plan, _) => plan,
+        }
+    }
+}
+
 /// Changes to a company; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompanyUpdate {
@@ -439,7 +449,9 @@ pub trait OrgStore: Send + Sync {
         now: i64,
     ) -> StoreResult<()>;
     /// Deletes the account and everything that belongs to it (sessions, vaults, objects,
-    /// membership, grants). The audit log keeps its events.
+    /// membership, grants). Shares the user owns alone are deleted (with tombstones for their
+    /// readers); shares with other owners lose the user's entries and grants. The audit log
+    /// keeps its events.
     async fn delete_user(&self, user_id: Uuid) -> StoreResult<()>;
 
     // ---- groups

@@ -11,12 +11,14 @@ mod bytes;
 mod error;
 mod objects;
 mod org;
+mod shares;
 
 pub use account::*;
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use objects::*;
 pub use org::*;
+pub use shares::*;
 
 /// The API version this crate describes; every path starts with `/api/v1`.
 pub const API_PREFIX: &str = "/api/v1";

@@ -197,11 +197,11 @@ pub(crate) async fn report_item_events<S: Store>(
     req: Body<ItemEventsRequest>,
 ) -> ApiResult<StatusCode> {
     let (_, company) = caller.own_membership()?;
-    if !company.plan.has_advanced() {
+    if !company.effective_plan(now()).has_advanced() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::PlanRequired,
-            "password auditing needs the Advanced subscription; item events are not recorded",
+            "password auditing needs the Advanced subscription (or a running trial); item events are not recorded",
         ));
     }
     if !company_policy(company).password_auditing {

@@ -85,7 +85,7 @@ pub(crate) async fn set_policy<S: Store>(
         return Err(conflict(company.policy_counter));
     }
     check_policy_set(&p.policies)?;
-    check_plan_allows(company.plan, &p.policies)?;
+    check_plan_allows(company.effective_plan(now()), &p.policies)?;
     state
         .store
         .set_policy(company.id, p.counter, doc_bytes(&req.policy)?, now())
