@@ -38,9 +38,9 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
       const apply = (d: ItemData) => {
         d.type = type;
         setTitle(d, title);
+        // The type's own fields as edited (an emptied field is removed). Fields of the previous
+        // type after a type change are kept; the detail view lists them under their names.
         for (const spec of typeInfo(type).fields) setField(d, spec.name, (fields[spec.name] ?? '').trim() === '' ? '' : fields[spec.name], ts);
-        // Fields of another type (after a type change) are kept only if still filled in.
-        for (const k of Object.keys(d.fields)) if (!typeInfo(type).fields.some((s) => s.name === k) && !(k in fields)) delete d.fields[k];
         d.notes = notes;
         d.tags = parseTags(tags);
         d.folder_id = folder || null;
@@ -53,8 +53,8 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
         }
       };
       if (target.id && target.data) {
-        const draft = cloneItem(target.data);
-        apply(draft);
+        // Validate on a copy first, so a bad value is reported before anything is queued.
+        apply(cloneItem(target.data));
         const toProfile = profile !== target.profile ? profile : undefined;
         await client.updateItem(target.id, (d) => apply(d), { toProfile });
         props.onDone(target.id);
@@ -78,7 +78,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
       <div class="grid2">
         <label>
           Type
-          <select name="type" aria-label="Type" value={type} onChange={(e) => setType(e.currentTarget.value as ItemType)} disabled={!!target.id && false}>
+          <select name="type" aria-label="Type" value={type} onChange={(e) => setType(e.currentTarget.value as ItemType)}>
             {ITEM_TYPES.map((t) => (
               <option value={t.type} key={t.type}>
                 {t.label}
