@@ -1,5 +1,7 @@
 // End to end: the real server binary on a temporary data dir, Debian's Chromium, the real CLI.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, cliJson, freePort, launchBrowser, Server, shot, tmp, waitFor, watchPage } from './harness.mjs';
 
@@ -266,5 +268,66 @@ test('an account registered with the CLI logs in from the browser', async () => 
   await row(page, 'Bob server').click();
   await page.getByTestId('detail-title').waitFor();
   await shot(page, '11-cli-account-in-browser');
+  await context.close();
+});
+
+test('all 12 item types: written by the browser, read field by field by the CLI, edited by the CLI, read back by the browser', async () => {
+  const home = tmp('cli-types');
+  const email = 'carol@example.com';
+  const env = { CASTELLAN_PASSWORD: PASSWORD };
+  const reg = await cliJson(home, server.url, ['register', '--email', email], env);
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+  const page = await context.newPage();
+  await loginInBrowser(page, email, reg.secret_key);
+  const fieldsByType = {
+    login: ['username', 'password', 'url', 'totp'],
+    server: ['hostname', 'port', 'username', 'password', 'url', 'totp'],
+    database: ['database_type', 'hostname', 'port', 'database', 'username', 'password', 'connection_string'],
+    ssh_key: ['hostname', 'username', 'private_key', 'public_key', 'passphrase', 'fingerprint'],
+    email: ['email', 'username', 'password', 'imap_server', 'smtp_server', 'url', 'totp'],
+    wifi: ['ssid', 'password', 'security'],
+    application: ['username', 'password', 'url', 'version', 'totp'],
+    bank_account: ['bank_name', 'account_holder', 'account_number', 'routing_number', 'iban', 'swift', 'pin', 'username', 'password', 'url'],
+    credit_card: ['cardholder', 'number', 'expiry', 'cvv', 'pin', 'brand'],
+    identity: ['first_name', 'last_name', 'email', 'phone', 'address', 'company', 'birth_date', 'passport_number', 'national_id'],
+    secure_note: ['template'],
+    software_license: ['product', 'version', 'license_key', 'licensed_to', 'email', 'url', 'purchase_date'],
+  };
+  const value = (t, f) => (f === 'totp' ? 'JBSWY3DPEHPK3PXP' : f === 'address' ? `1 Main St\nFlat ${t}` : `${f}-of-${t}-ü€`);
+  const items = Object.entries(fieldsByType).map(([type, fields]) => ({
+    type,
+    title: `All fields ${type}`,
+    fields: Object.fromEntries([...fields.map((f) => [f, value(type, f)]), ['recovery code', `rc-${type}`]]),
+    notes: `notes of ${type}`,
+    tags: ['all', type],
+  }));
+  const file = join(tmp('types'), 'types.json');
+  writeFileSync(file, JSON.stringify(items));
+  await page.getByTestId('import-file').setInputFiles(file);
+  for (const it of items) await waitFor(async () => (await statusOf(page, it.title)) === 'synced', 20000, `${it.title} synced`);
+
+  const listed = await cliJson(home, server.url, ['item', 'list'], env);
+  assert.equal(listed.length, 12);
+  for (const it of items) {
+    const entry = listed.find((e) => e.title === it.title);
+    assert.ok(entry, it.title);
+    const full = await cliJson(home, server.url, ['item', 'get', entry.id], env);
+    assert.equal(full.type, it.type);
+    const { ['recovery code']: rc, ...own } = it.fields;
+    assert.deepEqual(full.fields, own, it.type);
+    assert.deepEqual(full.custom_fields, [{ name: 'recovery code', value: rc, hidden: false }]);
+    assert.equal(full.notes, it.notes);
+    assert.deepEqual(full.tags, ['all', it.type].sort());
+  }
+
+  // The CLI edits one field of each; the open page shows the new values.
+  for (const it of items.slice(0, 3)) {
+    const entry = listed.find((e) => e.title === it.title);
+    const r = await cli(home, server.url, ['item', 'edit', entry.id, '--field', `${fieldsByType[it.type][0]}=edited-by-cli`], env);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await row(page, 'All fields server').click();
+  await waitFor(async () => (await page.locator('[data-field="Hostname"]').textContent()) === 'edited-by-cli', 10000, 'CLI edit in the page');
+  await shot(page, '16-all-types-server');
   await context.close();
 });
