@@ -81,11 +81,13 @@ pub enum ObjType {
     FolderMetadata = 9,
     /// Escrow / recovery check value.
     EscrowCheck = 10,
+    /// Share metadata (the share's name), sealed under the share key.
+    ShareMetadata = 11,
 }
 
 impl ObjType {
     /// Every object type, in byte order.
-    pub const ALL: [ObjType; 10] = [
+    pub const ALL: [ObjType; 11] = [
         ObjType::AccountKeyWrap,
         ObjType::PrivateKeyWrap,
         ObjType::VaultKeyWrap,
@@ -96,6 +98,7 @@ impl ObjType {
         ObjType::LocalDeviceWrap,
         ObjType::FolderMetadata,
         ObjType::EscrowCheck,
+        ObjType::ShareMetadata,
     ];
 
     /// The header byte.
@@ -294,6 +297,14 @@ impl Context {
         Self::new(ObjType::EscrowCheck)
             .uuid(user_id)
             .uuid(escrow_id)
+    }
+
+    /// Share metadata (the share's name) under the share key of `key_version`.
+    pub fn share_metadata(company_id: Uuid, share_id: Uuid, key_version: u64) -> Self {
+        Self::new(ObjType::ShareMetadata)
+            .uuid(company_id)
+            .uuid(share_id)
+            .u64(key_version)
     }
 
     /// `"castellan/v1/ctx/" || obj_type || LP(field)...`

@@ -84,6 +84,9 @@ fn context_from_json(c: &Value) -> Context {
             n("meta_version"),
         ),
         "escrow_check" => Context::escrow_check(u("user_id"), u("escrow_id")),
+        "share_metadata" => {
+            Context::share_metadata(u("company_id"), u("share_id"), n("key_version"))
+        }
         other => panic!("unknown constructor {other}"),
     }
 }
@@ -142,6 +145,11 @@ fn context_cases() -> Vec<(Value, Vec<u8>)> {
         (
             json!({"constructor": "escrow_check", "user_id": user, "escrow_id": id(50)}),
             Vec::new(),
+        ),
+        (
+            json!({"constructor": "share_metadata", "company_id": id(60), "share_id": id(61),
+                   "key_version": 2}),
+            br#"{"name":"Team \u00c4 passwords"}"#.to_vec(),
         ),
     ]
 }
