@@ -33,6 +33,8 @@ export enum ObjType {
   LocalDeviceWrap = 8,
   FolderMetadata = 9,
   EscrowCheck = 10,
+  /** A share's name and description under the share key. */
+  ShareMetadata = 11,
 }
 
 /** The associated-data context of an envelope: its object type and LP-encoded fields. */
@@ -89,6 +91,9 @@ export class Context {
   static escrowCheck(userId: string, escrowId: string): Context {
     return new Context(ObjType.EscrowCheck).uuid(userId).uuid(escrowId);
   }
+  static shareMetadata(companyId: string, shareId: string, keyVersion: number | bigint): Context {
+    return new Context(ObjType.ShareMetadata).uuid(companyId).uuid(shareId).u64(keyVersion);
+  }
 
   /** "castellan/v1/ctx/" || obj_type || LP(field)... */
   bytes(): Uint8Array {
@@ -144,7 +149,7 @@ function checkStructure(env: Uint8Array): void {
 export function envelopeObjType(env: Uint8Array): ObjType {
   checkStructure(env);
   const t = env[5];
-  if (t < 1 || t > 10) throw new CryptoError('malformed', 'unknown object type');
+  if (t < 1 || t > 11) throw new CryptoError('malformed', 'unknown object type');
   return t as ObjType;
 }
 
