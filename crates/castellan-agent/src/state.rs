@@ -211,12 +211,14 @@ impl Agent {
     }
 
     pub fn status(&self) -> AgentStatus {
+        // Before taking the lock: effective_lock_after takes it too.
+        let lock_after = self.effective_lock_after();
         let inner = self.inner();
         AgentStatus {
             unlocked: inner.account.is_some(),
             pid: std::process::id(),
             interval_secs: self.interval.as_secs(),
-            lock_after_secs: self.effective_lock_after().as_secs(),
+            lock_after_secs: lock_after.as_secs(),
             push: self.push,
             push_connected: inner.push_connected,
             last_sync_at: inner.last_sync_at,

@@ -408,6 +408,12 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
             yes,
         } => {
             let c = s.resolve_company(company.as_deref()).await?;
+            if !yes && !prompt::interactive() {
+                return Err(ClientError::Invalid(
+                    "confirming a member needs a human: run on a terminal, or pass --yes after checking their key fingerprint (`castellan admin user list`)".into(),
+                )
+                .into());
+            }
             let preview = s.prepare_confirm(&c, &email).await?;
             if !ctx.json || !yes {
                 eprintln!(
@@ -419,16 +425,8 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
                     preview.email
                 );
             }
-            if !yes {
-                if !prompt::interactive() {
-                    return Err(ClientError::Invalid(
-                        "confirming a member needs a human: run on a terminal, or pass --yes after checking the fingerprint".into(),
-                    )
-                    .into());
-                }
-                if !prompt::confirm("Does the fingerprint match, and confirm this member?")? {
-                    anyhow::bail!("not confirmed; nothing was changed");
-                }
+            if !yes && !prompt::confirm("Does the fingerprint match, and confirm this member?")? {
+                anyhow::bail!("not confirmed; nothing was changed");
             }
             let intent = ConfirmIntent::human_confirmed(&preview);
             s.confirm(&preview, intent).await?;
