@@ -256,3 +256,29 @@ fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_company_policy_caps_the_idle_lock_and_status_reports_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (agent, _channels) = Agent::new(
+            Home::new(dir.path()),
+            Duration::from_secs(300),
+            Duration::from_secs(900),
+            false,
+        );
+        // No device state, no policy: --lock-after applies.
+        agent.refresh_policy_cap();
+        assert_eq!(agent.effective_lock_after(), Duration::from_secs(900));
+        assert_eq!(agent.status().lock_after_secs, 900);
+        // A policy of 5 minutes caps it; a longer one does not extend it.
+        agent.inner().policy_lock_cap = Some(Duration::from_secs(300));
+        assert_eq!(agent.effective_lock_after(), Duration::from_secs(300));
+        assert_eq!(agent.status().lock_after_secs, 300);
+        agent.inner().policy_lock_cap = Some(Duration::from_secs(3600));
+        assert_eq!(agent.effective_lock_after(), Duration::from_secs(900));
+    }
+}
