@@ -521,10 +521,23 @@ pub struct ServerArgs {
     /// Failed logins allowed per account per 15 minutes [default: 10].
     #[arg(long)]
     pub max_failed_logins: Option<u32>,
+    /// Outgoing mail (invitations): smtp://HOST:PORT, smtp://HOST:587?tls=required or
+    /// smtps://HOST:465, optionally with USER:PASSWORD@. Unset: no mail; admins pass links on.
+    #[arg(long, env = "CASTELLAN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of the server's mail [default: castellan@localhost].
+    #[arg(long, env = "CASTELLAN_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// The base URL people use to reach this server, for links in mail.
+    #[arg(long, env = "CASTELLAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ServerCommand {
+    /// Issue a new one-time setup token (replacing an unused one) with which a registered user
+    /// creates another partner (`castellan admin setup --token`).
+    SetupToken(SetupTokenArgs),
     /// Copy a SQLite deployment into a new, empty PostgreSQL database and verify the copy (row
     /// counts and content checksums of every table). Stop the server first: writes made after
     /// the copy starts are not copied. Refuses a target that is not empty; on any failure
@@ -535,6 +548,16 @@ pub enum ServerCommand {
     Backup(BackupArgs),
     /// Replace a SQLite deployment's database with a backup file. Stop the server first.
     Restore(RestoreArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SetupTokenArgs {
+    /// The deployment's data directory.
+    #[arg(long, default_value = "./castellan-data", env = "CASTELLAN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The database instead of the one in --data-dir (sqlite://PATH or postgres://…).
+    #[arg(long, env = "CASTELLAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Args, Debug)]

@@ -28,6 +28,7 @@ pub async fn server(mut args: ServerArgs) -> Result<()> {
         Some(ServerCommand::MigrateDb(a)) => return migrate_db(a, json_output()).await,
         Some(ServerCommand::Backup(a)) => return backup(a, json_output()).await,
         Some(ServerCommand::Restore(a)) => return restore(a, json_output()).await,
+        Some(ServerCommand::SetupToken(a)) => return setup_token(a, json_output()).await,
         None => {}
     }
     let file = match &args.config {
@@ -74,6 +75,9 @@ pub async fn server(mut args: ServerArgs) -> Result<()> {
     };
     let mut settings = Settings::default();
     settings.rate_limits.failed_logins_per_account = max_failed_logins;
+    settings.smtp_url = args.smtp_url.clone().or(file.smtp_url);
+    settings.smtp_from = args.smtp_from.clone().or(file.smtp_from);
+    settings.public_url = args.public_url.clone().or(file.public_url);
     castellan_server::run(&data_dir, database_url.as_deref(), &bind, settings).await?;
     Ok(())
 }
@@ -87,6 +91,9 @@ struct ServerConfigFile {
     bind: Option<String>,
     log_format: Option<LogFormat>,
     max_failed_logins: Option<u32>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Config files larger than this are refused.
@@ -251,6 +258,22 @@ pub fn generate(ctx: &Ctx, a: GenerateArgs) -> Result<()> {
         print_json(&json!({ "password": pw.as_str() }));
     } else {
         println!("{}", pw.as_str());
+    }
+    Ok(())
+}
+
+/// `castellan server setup-token`: a new one-time setup token for another partner.
+async fn setup_token(a: crate::cli::SetupTokenArgs, json: bool) -> Result<()> {
+    let token = castellan_server::issue_setup_token(
+        &a.data_dir,
+        a.database_url.as_ref().map(|u| u.0.as_str()),
+    )
+    .await?;
+    if json {
+        print_json(&json!({ "setup_token": token }));
+    } else {
+        println!("Setup token: {token}");
+        println!("A registered user creates a partner with it: castellan admin setup --token {token} --name NAME");
     }
     Ok(())
 }

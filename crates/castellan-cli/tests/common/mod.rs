@@ -501,3 +501,180 @@ impl Device {
         d
     }
 }
+
+/// A server started with a config file, whose stdout is read for the one-time setup token.
+pub struct OrgServer {
+    child: Child,
+    pub url: String,
+    pub addr: String,
+    pub data: tempfile::TempDir,
+    pub setup_token: String,
+}
+
+impl OrgServer {
+    /// Starts `castellan server --config FILE` with `extra_config` (TOML lines) added, and
+    /// reads `Setup token: T` from its stdout.
+    pub fn start(extra_config: &str) -> OrgServer {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = data.path().join("castellan.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\nbind = {:?}\n{extra_config}\n",
+                data.path().join("data"),
+                addr
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin())
+            .args(["server", "--config"])
+            .arg(&config)
+            .env("CASTELLAN_LOG", "warn")
+            .env_remove("CASTELLAN_DATA_DIR")
+            .env_remove("CASTELLAN_BIND")
+            .env_remove("CASTELLAN_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(t) = line.strip_prefix("Setup token: ") {
+                    let _ = tx.send(t.trim().to_string());
+                }
+            }
+        });
+        let setup_token = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints a setup token on first start");
+        let s = OrgServer {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+            data,
+            setup_token,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http(&s.addr, "GET", "/api/v1/health", None, &[]) {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not become healthy");
+    }
+}
+
+impl Drop for OrgServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal SMTP receiver on 127.0.0.1 that really speaks SMTP (EHLO/HELO, MAIL, RCPT, DATA,
+/// RSET, NOOP, QUIT) and keeps every message it receives.
+pub struct SmtpSink {
+    pub addr: String,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = messages.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let _ = smtp_session(stream, &store);
+                });
+            }
+        });
+        SmtpSink { addr, messages }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for a message containing `needle`.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| m.contains(needle)) {
+                return Some(m);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn smtp_session(stream: TcpStream, store: &std::sync::Mutex<Vec<String>>) -> std::io::Result<()> {
+    use std::io::BufRead;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut w = stream.try_clone()?;
+    let mut r = std::io::BufReader::new(stream);
+    w.write_all(b"220 sink ESMTP test sink\r\n")?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        if cmd.starts_with("EHLO") {
+            w.write_all(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
+        } else if cmd.starts_with("HELO") {
+            w.write_all(b"250 sink\r\n")?;
+        } else if cmd.starts_with("MAIL")
+            || cmd.starts_with("RCPT")
+            || cmd.starts_with("RSET")
+            || cmd.starts_with("NOOP")
+        {
+            w.write_all(b"250 OK\r\n")?;
+        } else if cmd == "DATA" {
+            w.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
+            let mut msg = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                // Undo dot-stuffing.
+                let l = line.strip_prefix('.').unwrap_or(&line);
+                msg.push_str(l);
+            }
+            store.lock().unwrap().push(msg);
+            w.write_all(b"250 OK queued\r\n")?;
+        } else if cmd == "QUIT" {
+            w.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            w.write_all(b"502 not implemented\r\n")?;
+        }
+    }
+}
+
+/// Undoes quoted-printable soft line breaks and `=3D`, so a link split by the mailer can be
+/// found in a received message.
+pub fn unfold_qp(msg: &str) -> String {
+    msg.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
