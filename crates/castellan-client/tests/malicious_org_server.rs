@@ -23,9 +23,12 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const PW: &str = "malicious org server test password";
+const SETUP_TOKEN: &str = "test-setup-token";
 
 /// Canned answers by (method, path): status and JSON body.
 type Canned = HashMap<(String, String), (u16, Value)>;
+/// Rewrites a forwarded JSON answer (method, path, body).
+type Mutator = Box<dyn Fn(&str, &str, &mut Value) + Send + Sync>;
 
 #[derive(Clone)]
 struct Proxy {
@@ -33,6 +36,7 @@ struct Proxy {
     http: reqwest::Client,
     /// Canned answers by method and path (the organisation endpoints of a hostile server).
     canned: Arc<Mutex<Canned>>,
+    mutator: Arc<Mutex<Option<Mutator>>>,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
@@ -95,11 +99,14 @@ async fn forward(
     let resp = req.send().await.unwrap();
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
     let bytes = resp.bytes().await.unwrap();
-    (
-        status,
-        [("content-type", "application/json")],
-        bytes.to_vec(),
-    )
+    let mut out = bytes.to_vec();
+    if let Some(m) = p.mutator.lock().unwrap().as_ref() {
+        if let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) {
+            m(method.as_str(), &path, &mut v);
+            out = serde_json::to_vec(&v).unwrap();
+        }
+    }
+    (status, [("content-type", "application/json")], out)
 }
 
 struct Env {
@@ -111,6 +118,9 @@ struct Env {
 async fn env() -> Env {
     let data = tempfile::tempdir().unwrap();
     let store = castellan_store_sqlite::SqliteStore::open(&data.path().join("db.sqlite3"))
+        .await
+        .unwrap();
+    castellan_store::OrgStore::setup_token_get_or_init(&store, SETUP_TOKEN.into())
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -125,6 +135,7 @@ async fn env() -> Env {
         upstream,
         http: reqwest::Client::new(),
         canned: Arc::new(Mutex::new(HashMap::new())),
+        mutator: Arc::new(Mutex::new(None)),
         hits: Arc::new(Mutex::new(HashMap::new())),
     };
     let app = axum::Router::new()
@@ -804,4 +815,99 @@ async fn a_key_grant_that_opens_to_other_keys_than_the_pinned_ones_is_refused() 
         .unwrap()
         .unwrap()
         .ct_eq(&s.keys.public()));
+}
+
+/// Against the real server's organisation API: the partner admin creates a customer and signs
+/// its policy; the server then serves the policy edited, forged and rolled back. The client keeps
+/// the one it verified and builds the next one from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_real_server_a_flipped_policy_is_ignored_and_never_signed_over() {
+    let env = env().await;
+    let admin = user(&env, "partner@example.com").await;
+    let (_, account) = account::unlock_local(&admin.home, PW).unwrap();
+    admin::setup(&admin.home, &account, SETUP_TOKEN, "MSP")
+        .await
+        .unwrap();
+    let org = session(&admin).await;
+    let alpha = org
+        .create_customer("Alpha", PlanDto::Advanced, 5)
+        .await
+        .unwrap()
+        .id;
+    let strong = |p: &mut PolicySet| {
+        p.master_password = Some(MasterPasswordPolicy {
+            min_length: 14,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_digits: true,
+            require_symbols: false,
+            max_age_days: None,
+        });
+        p.password_auditing = true;
+    };
+    let set = org.set_policy(alpha, strong).await.unwrap();
+    assert_eq!(set.counter, 1);
+    let first = org.api.policy(alpha).await.unwrap().policy.unwrap();
+    let policy_path = format!("/api/v1/companies/{alpha}/policy");
+    let min_len =
+        |p: &org::EffectivePolicy| p.policies.master_password.as_ref().map(|m| m.min_length);
+
+    // 1. The server edits the signed body (a weaker password rule, auditing off).
+    let pp = policy_path.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == pp {
+            let doc: SignedDoc = serde_json::from_value(v["policy"].clone()).unwrap();
+            let mut body: Value = serde_json::from_slice(doc.body.as_slice()).unwrap();
+            body["policies"]["master_password"]["min_length"] = 1.into();
+            body["policies"]["password_auditing"] = false.into();
+            v["policy"]["body"] = Value::String(Bytes(serde_json::to_vec(&body).unwrap()).to_b64());
+        }
+    }));
+    let p = org.policy(alpha).await.unwrap();
+    assert_eq!((p.counter, min_len(&p)), (1, Some(14)));
+    assert!(p.policies.password_auditing);
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+
+    // 2. An admin changing one policy while the server serves the edited one signs over the
+    //    VERIFIED policy, never the edited one.
+    let p = org
+        .set_policy(alpha, |p| p.require_two_factor = true)
+        .await
+        .unwrap();
+    assert_eq!(p.counter, 2);
+    assert_eq!(min_len(&p), Some(14), "built on the verified policy");
+    assert!(p.policies.require_two_factor && p.policies.password_auditing);
+    *env.proxy.mutator.lock().unwrap() = None;
+    let stored = org.api.policy(alpha).await.unwrap().policy.unwrap();
+    let body: PolicyBody = serde_json::from_slice(stored.body.as_slice()).unwrap();
+    assert_eq!(body.policies.master_password.unwrap().min_length, 14);
+
+    // 3. The server rolls back to policy #1 (validly signed, older), then forges #3.
+    let pp = policy_path.clone();
+    let old = first.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == pp {
+            v["policy"] = serde_json::to_value(&old).unwrap();
+        }
+    }));
+    let p = org.policy(alpha).await.unwrap();
+    assert_eq!(p.counter, 2, "the rolled back policy is ignored");
+    assert!(p.policies.require_two_factor);
+    let mut forged_body: PolicyBody = serde_json::from_slice(first.body.as_slice()).unwrap();
+    forged_body.counter = 3;
+    forged_body.policies = PolicySet::default();
+    let forged = sign(
+        &KeyPair::generate().signing,
+        statement::POLICY,
+        &forged_body,
+    );
+    let pp = policy_path.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == pp {
+            v["policy"] = serde_json::to_value(&forged).unwrap();
+        }
+    }));
+    let p = org.policy(alpha).await.unwrap();
+    assert_eq!(p.counter, 2, "the forged policy is ignored");
+    assert!(p.policies.require_two_factor && p.policies.password_auditing);
 }
