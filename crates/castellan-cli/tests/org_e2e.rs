@@ -295,7 +295,68 @@ fn setup_customers_invitations_confirmation_groups_and_policies() {
         "--company",
         "Beta",
     ]);
-    invite(&partner, "d3@beta.example", "user", "Beta");
+    let d3 = invite(&partner, "d3@beta.example", "user", "Beta");
+
+    // Password auditing (on for Beta): a member's client reports events on Business items,
+    // with the item id only.
+    let mut dana = Device::new();
+    let j = dana.json(&[
+        "register",
+        "--invite",
+        d3["link"].as_str().unwrap(),
+        "--server",
+        &server.url,
+    ]);
+    dana.secret_key = Some(j["secret_key"].as_str().unwrap().to_string());
+    partner.json(&[
+        "admin",
+        "user",
+        "confirm",
+        "d3@beta.example",
+        "--company",
+        "Beta",
+        "--yes",
+    ]);
+    let item = dana.json(&[
+        "item",
+        "add",
+        "--profile",
+        "business",
+        "--title",
+        "Router",
+        "--password",
+        "s3cret!",
+    ]);
+    dana.ok(&[
+        "item",
+        "get",
+        item["id"].as_str().unwrap(),
+        "--field",
+        "password",
+    ]);
+    dana.json(&["item", "add", "--title", "Personal thing"]);
+    let events = partner.json(&["admin", "audit", "--company", "Beta", "--type", "item"]);
+    let items: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["details"]["item_id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        items.contains(&("item.created", item["id"].as_str().unwrap())),
+        "{events}"
+    );
+    assert!(items.iter().any(|(k, _)| *k == "item.viewed"), "{events}");
+    assert_eq!(items.len(), 2, "personal items are not reported: {events}");
+    assert!(
+        !events.to_string().contains("Router"),
+        "no titles in the audit log"
+    );
 
     // The audit log has the story.
     let events = partner.json(&["admin", "audit", "--company", "Alpha"]);
