@@ -72,6 +72,7 @@ fn vault_of(acct: &UnlockedAccount, n: usize) -> Vec<ObjectDto> {
                 created_at: 0,
                 updated_at: 0,
                 seq: 0,
+                author_id: None,
             }
         })
         .collect()

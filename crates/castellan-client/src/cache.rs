@@ -117,6 +117,7 @@ fn row_to_object(r: &sqlx::sqlite::SqliteRow) -> ClientResult<ObjectDto> {
         created_at: r.try_get("created_at").map_err(db_err)?,
         updated_at: r.try_get("updated_at").map_err(db_err)?,
         seq: r.try_get("seq").map_err(db_err)?,
+        author_id: None,
     })
 }
 

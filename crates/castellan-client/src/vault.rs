@@ -370,6 +370,7 @@ impl VaultSession {
             created_at: ts,
             updated_at: ts,
             seq: 0,
+            author_id: None,
         }
     }
 
@@ -510,6 +511,7 @@ impl VaultSession {
             created_at: ts,
             updated_at: ts,
             seq: 0,
+            author_id: None,
         };
         self.queue(id, Some(dto)).await
     }

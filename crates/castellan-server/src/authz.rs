@@ -42,6 +42,12 @@ pub(crate) enum Need {
     /// Change what only the partner decides for a customer (subscription, status): an admin of
     /// the customer's partner.
     PartnerOfCustomer,
+    /// Act as one of the company's people (create a share in it, sign its access list with
+    /// one's identity key): a confirmed member of the company, whatever their role.
+    Member,
+    /// See the company's directory of confirmed members and groups (to share with them): its
+    /// confirmed members and its administrators.
+    Directory,
 }
 
 /// What the caller wants to do with a partner (`/partners/{pid}/...`).
@@ -140,7 +146,7 @@ impl Caller {
 
     /// A disabled member, or a member of a disabled company, may do nothing in the
     /// organisation (their sessions are also revoked when it happens).
-    fn check_enabled(&self) -> ApiResult<()> {
+    pub(crate) fn check_enabled(&self) -> ApiResult<()> {
         let disabled = self.member.as_ref().is_some_and(|m| m.disabled)
             || self
                 .company
@@ -197,6 +203,10 @@ impl Caller {
             },
             Need::Administer => relation.administers(),
             Need::PartnerOfCustomer => relation == Relation::PartnerAdmin,
+            Need::Member => matches!(relation, Relation::Member(Some(_))),
+            Need::Directory => {
+                matches!(relation, Relation::Member(Some(_))) || relation.administers()
+            }
         };
         if !allowed {
             return Err(forbidden(match need {
@@ -205,6 +215,10 @@ impl Caller {
                 }
                 Need::Administer => "only administrators of this company may do this",
                 Need::PartnerOfCustomer => "only an administrator of the partner may do this",
+                Need::Member => "only confirmed members of this company may do this",
+                Need::Directory => {
+                    "only confirmed members and administrators of this company may see its directory"
+                }
             }));
         }
         Ok(relation)

@@ -31,15 +31,20 @@ use crate::routes;
         routes::company_audit,
         routes::two_factor_enroll, routes::two_factor_confirm, routes::two_factor_disable,
         routes::login_two_factor,
+        routes::company_directory, routes::create_share, routes::list_shares, routes::get_share,
+        routes::update_share_acl, routes::add_share_grants, routes::rotate_share,
+        routes::accept_share, routes::decline_share, routes::delete_share, routes::company_shares,
     ),
     components(schemas(
         castellan_types::ErrorCode, castellan_types::ChangeHint,
         castellan_types::MemberCertBody, castellan_types::InvitationBody,
         castellan_types::GroupRosterBody, castellan_types::PolicyBody,
         castellan_types::ItemEventKind,
+        castellan_types::ShareAclBody, castellan_types::AclSignerDto,
+        castellan_types::ShareSummaryDto,
     )),
     modifiers(&BearerAuth),
-    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"), (name = "organisation"))
+    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"), (name = "organisation"), (name = "sharing"))
 )]
 struct ApiDoc;
 

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+mod common;
+
 use castellan_crypto as crypto;
 use castellan_types::*;
-use futures_util::StreamExt;
+use common::Events;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -757,57 +759,6 @@ async fn sync_pages_through_objects_and_tombstones() {
     assert!(page.tombstones.is_empty());
     assert_eq!(page.manifests.len(), 1);
     assert_eq!(page.manifests[0].vault_id, b.personal);
-}
-
-/// Reads server-sent events from a response body.
-struct Events {
-    body: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>,
-    >,
-    buffer: String,
-}
-
-impl Events {
-    fn new(r: reqwest::Response) -> Self {
-        Events {
-            body: Box::pin(r.bytes_stream()),
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event as (name, data), skipping comments (keep-alives); `None` after `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<(String, String)> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut name, mut data) = (String::from("message"), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim());
-                    }
-                }
-                if !data.is_empty() {
-                    return Some((name, data));
-                }
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.body.next())
-                .await
-                .ok()??;
-            self.buffer
-                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
-        }
-    }
-
-    /// The next `change` hint's cursor within `wait`.
-    async fn hint(&mut self, wait: Duration) -> Option<i64> {
-        let (name, data) = self.next(wait).await?;
-        assert_eq!(name, "change");
-        let hint: ChangeHint = serde_json::from_str(&data).unwrap();
-        Some(hint.cursor)
-    }
 }
 
 async fn open_events(s: &Srv, token: &str) -> Events {

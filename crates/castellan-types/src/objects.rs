@@ -28,6 +28,10 @@ pub struct ObjectDto {
     /// Position of the object's last change in the account's change feed.
     #[serde(default)]
     pub seq: i64,
+    /// Objects of a share: the user who wrote this version (recorded by the server from the
+    /// session; clients check it against the share's writers). Absent in own vaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<Uuid>,
 }
 
 /// A signed vault manifest as stored by the server: opaque to it, checked by clients. The
@@ -63,6 +67,12 @@ pub struct SyncResponse {
     pub reset: bool,
     /// The current manifests of all the account's vaults.
     pub manifests: Vec<ManifestDto>,
+    /// The shares the user can see now: those they can read (owned, or accepted and not
+    /// expired) and open invitations (`state` = `invited`). A client fetches every object of a
+    /// readable share it does not hold yet (`GET /objects?vault_id=`) and drops its copy of a
+    /// share that is no longer listed (revoked, expired, declined, deleted, left the group).
+    #[serde(default)]
+    pub shares: Vec<crate::ShareSummaryDto>,
 }
 
 /// `DELETE /api/v1/objects/{id}`: delete for good, with the updated manifest of its vault.

@@ -62,6 +62,16 @@ pub enum PrincipalKindDto {
     Group,
 }
 
+impl PrincipalKindDto {
+    /// The byte that names the kind in grant HPKE infos and signatures: 1 user, 2 group.
+    pub fn code(self) -> u8 {
+        match self {
+            PrincipalKindDto::User => 1,
+            PrincipalKindDto::Group => 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct PrincipalDto {
     pub kind: PrincipalKindDto,
@@ -113,6 +123,43 @@ pub struct ShareGrantDto {
     pub signature: Bytes,
 }
 
+fn put_lp(out: &mut Vec<u8>, x: &[u8]) {
+    out.extend_from_slice(&(x.len() as u32).to_be_bytes());
+    out.extend_from_slice(x);
+}
+
+impl ShareGrantDto {
+    /// The HPKE info of a grant: `"castellan/v1/share-key-grant" || share_id (16) || kind (1
+    /// byte: 1 user, 2 group) || principal_id (16) || key_version (u64 BE)`.
+    pub fn hpke_info(share_id: Uuid, principal: PrincipalDto, key_version: i64) -> Vec<u8> {
+        let mut info = b"castellan/v1/share-key-grant".to_vec();
+        info.extend_from_slice(share_id.as_bytes());
+        info.push(principal.kind.code());
+        info.extend_from_slice(principal.id.as_bytes());
+        info.extend_from_slice(&(key_version as u64).to_be_bytes());
+        info
+    }
+
+    /// The body the `share-grant` signature covers: `LP(share_id) || LP(kind) ||
+    /// LP(principal_id) || LP(key_version) || LP(SHA-256(sealed))`, with UUIDs as 16 raw bytes,
+    /// the kind as one byte (1 user, 2 group), the key version as u64 BE and `LP(x) =
+    /// u32_be(len(x)) || x`. Sign it with `sign_statement(share_statement::GRANT, …)`.
+    pub fn signed_body(
+        share_id: Uuid,
+        principal: PrincipalDto,
+        key_version: i64,
+        sealed_sha256: &[u8; 32],
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 * 5 + 16 + 1 + 16 + 8 + 32);
+        put_lp(&mut out, share_id.as_bytes());
+        put_lp(&mut out, &[principal.kind.code()]);
+        put_lp(&mut out, principal.id.as_bytes());
+        put_lp(&mut out, &(key_version as u64).to_be_bytes());
+        put_lp(&mut out, sealed_sha256);
+        out
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShareStateDto {
@@ -122,6 +169,22 @@ pub enum ShareStateDto {
     Invited,
     Accepted,
     Declined,
+    /// Not a principal: a company administrator's view (`GET /companies/{cid}/shares`, or
+    /// `GET /shares/{sid}` by an admin), metadata only (no grants, no manifest).
+    Admin,
+}
+
+/// One share in `SyncResponse.shares`: enough for a client to tell whether its copy is
+/// current (ACL and key version) and what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ShareSummaryDto {
+    pub id: Uuid,
+    pub acl_version: i64,
+    pub key_version: i64,
+    /// `owned`, `accepted` (objects readable) or `invited` (waiting for accept or decline).
+    pub state: ShareStateDto,
+    /// The strongest of the user's entry and their groups' entries.
+    pub role: ShareRoleDto,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -48,6 +48,7 @@ fn build() -> Value {
         created_at: 1,
         updated_at: 2,
         seq: 9,
+        author_id: None,
     };
     let folder = ObjectDto {
         id: id(4),

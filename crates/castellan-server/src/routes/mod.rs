@@ -14,6 +14,7 @@ mod org_setup;
 mod partners;
 mod policies;
 mod sessions;
+mod shares;
 mod sync;
 mod two_factor;
 
@@ -49,6 +50,7 @@ pub(crate) use org_setup::*;
 pub(crate) use partners::*;
 pub(crate) use policies::*;
 pub(crate) use sessions::*;
+pub(crate) use shares::*;
 pub(crate) use sync::*;
 pub(crate) use two_factor::*;
 
@@ -153,6 +155,23 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
             put(update_roster::<S>),
         )
         .route("/companies/{cid}/audit", get(company_audit::<S>))
+        // Sharing (see castellan_types::shares and docs/sharing.md).
+        .route("/companies/{cid}/directory", get(company_directory::<S>))
+        .route("/companies/{cid}/shares", get(company_shares::<S>))
+        .route("/shares", get(list_shares::<S>).post(create_share::<S>))
+        .route(
+            "/shares/{sid}",
+            get(get_share::<S>).delete(delete_share::<S>),
+        )
+        .route("/shares/{sid}/acl", put(update_share_acl::<S>))
+        .route("/shares/{sid}/grants", post(add_share_grants::<S>))
+        .route(
+            "/shares/{sid}/rotate",
+            // A rotation carries every object of the share.
+            post(rotate_share::<S>).layer(DefaultBodyLimit::max(shares::MAX_ROTATE_BODY_BYTES)),
+        )
+        .route("/shares/{sid}/accept", post(accept_share::<S>))
+        .route("/shares/{sid}/decline", post(decline_share::<S>))
         .route("/account/2fa/enroll", post(two_factor_enroll::<S>))
         .route("/account/2fa/confirm", post(two_factor_confirm::<S>))
         .route("/account/2fa/disable", post(two_factor_disable::<S>))

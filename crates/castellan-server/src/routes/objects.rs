@@ -39,6 +39,7 @@ pub(crate) fn dto(o: ObjectRecord) -> ObjectDto {
         created_at: o.created_at,
         updated_at: o.updated_at,
         seq: o.seq,
+        author_id: o.author_id,
     }
 }
 
@@ -82,7 +83,7 @@ pub(crate) async fn get_object<S: Store>(
 }
 
 /// Checks the manifests of a write against the limits and converts them for the store.
-fn manifest_writes(manifests: Vec<ManifestDto>) -> ApiResult<Vec<ManifestWrite>> {
+pub(crate) fn manifest_writes(manifests: Vec<ManifestDto>) -> ApiResult<Vec<ManifestWrite>> {
     if manifests.len() > MAX_MANIFESTS_PER_WRITE {
         return Err(ApiError::invalid(format!(
             "a write carries at most {MAX_MANIFESTS_PER_WRITE} manifests"
@@ -162,6 +163,9 @@ fn check_envelope(name: &str, b: &[u8], required: bool) -> ApiResult<()> {
 /// Creates (no `expected_version`) or updates an object, with the updated manifest of its vault
 /// (and of the vault it leaves, when it moves), all in one transaction.
 ///
+/// Objects of a share (`vault_id` = share id) are written by its owners and editors only; the
+/// server records the writer as `author_id`. A reader's write answers `403 forbidden`.
+///
 /// 409 `version_conflict` (`current_version` = the stored version) when the object is stale,
 /// 409 `manifest_conflict` (`current_version` = the stored counter) when a manifest is;
 /// 422 `invalid_value` when a manifest is missing, more than 2 are given, one names a vault the
@@ -170,6 +174,7 @@ fn check_envelope(name: &str, b: &[u8], required: bool) -> ApiResult<()> {
 #[utoipa::path(put, path = "/api/v1/objects/{id}", tag = "vault", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "object id, chosen by the client")), request_body = PutObjectRequest,
     responses((status = 200, body = ObjectDto), (status = 409, body = ErrorBody, description = "version_conflict or manifest_conflict"),
+              (status = 403, body = ErrorBody, description = "a share in which the caller's role is read-only"),
               (status = 404, body = ErrorBody, description = "vault not found"),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(crate) async fn put_object<S: Store>(
@@ -212,16 +217,62 @@ pub(crate) async fn put_object<S: Store>(
         details: req.details.into_vec(),
         now: now(),
     };
-    let stored = state
+    let stored = match state
         .store
         .put_object(write, req.expected_version, &manifests)
         .await
-        .map_err(|e| match e {
-            castellan_store::StoreError::NotFound => ApiError::not_found("vault or object"),
-            other => other.into(),
-        })?;
-    state.hints.publish(session.user_id, stored.seq);
+    {
+        Ok(stored) => stored,
+        Err(castellan_store::StoreError::NotFound) => {
+            return Err(write_refused(&state, session.user_id, &touched, "vault or object").await)
+        }
+        Err(other) => return Err(other.into()),
+    };
+    announce(&state, session.user_id, &touched, stored.seq).await;
     Ok(Json(dto(stored)))
+}
+
+/// Why a write the store refused as `NotFound` was refused: `403 forbidden` when one of the
+/// vaults it touches is a share the user can read but not write (a read-only role), else
+/// `404` (no such vault or object, or a share the user cannot read at all).
+async fn write_refused<S: Store>(
+    state: &Shared<S>,
+    user_id: Uuid,
+    vaults: &[Uuid],
+    what: &str,
+) -> ApiError {
+    let shares = match state.store.shares_for_user(user_id, now()).await {
+        Ok(shares) => shares,
+        Err(e) => return e.into(),
+    };
+    let read_only = shares
+        .iter()
+        .any(|us| vaults.contains(&us.share.id) && us.readable && !us.role.can_write());
+    if read_only {
+        return crate::authz::forbidden(
+            "your role in this share is read-only: only its owners and editors may add, change \
+             or delete its items",
+        );
+    }
+    ApiError::not_found(what)
+}
+
+/// Tells the writer and everyone who reads a vault the write touched (the principals of a
+/// share) that their feed reached `seq`; each user once.
+async fn announce<S: Store>(state: &Shared<S>, writer: Uuid, vaults: &[Uuid], seq: i64) {
+    let mut users = vec![writer];
+    for v in vaults {
+        // Empty for an own vault (not a share).
+        match state.store.share_audience(*v).await {
+            Ok(audience) => users.extend(audience),
+            Err(e) => tracing::warn!(error = %e, "cannot list whom to tell about a share write"),
+        }
+    }
+    users.sort();
+    users.dedup();
+    for u in users {
+        state.hints.publish(u, seq);
+    }
 }
 
 /// Deletes an object for good (emptying the trash), with the updated manifest of its vault, in
@@ -232,6 +283,7 @@ pub(crate) async fn put_object<S: Store>(
 #[utoipa::path(delete, path = "/api/v1/objects/{id}", tag = "vault", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "object id")), request_body = DeleteObjectRequest,
     responses((status = 204), (status = 409, body = ErrorBody, description = "version_conflict or manifest_conflict"),
+              (status = 403, body = ErrorBody, description = "a share in which the caller's role is read-only"),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub(crate) async fn delete_object<S: Store>(
@@ -247,42 +299,17 @@ pub(crate) async fn delete_object<S: Store>(
         .await?
         .ok_or_else(|| ApiError::not_found("object"))?;
     require_manifests(&manifests, &[current.vault_id])?;
-    // Every write published so far committed before this delete takes its position.
-    let known = state.hints.latest().max(current.seq);
-    state
+    let seq = match state
         .store
         .delete_object(session.user_id, id, req.version, &manifests, now())
-        .await?;
-    publish_delete(&state, session.user_id, known).await;
+        .await
+    {
+        Ok(seq) => seq,
+        Err(castellan_store::StoreError::NotFound) => {
+            return Err(write_refused(&state, session.user_id, &[current.vault_id], "object").await)
+        }
+        Err(other) => return Err(other.into()),
+    };
+    announce(&state, session.user_id, &[current.vault_id], seq).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Announces a committed delete. The store does not return the tombstone's position, so it is
-/// read back from the feed after `known` (a position below it): the last page's cursor is at or
-/// after the tombstone. Usually one short page (the tombstone and concurrent writes).
-async fn publish_delete<S: Store>(state: &Shared<S>, user_id: Uuid, known: i64) {
-    const PAGE: u32 = 1000;
-    const MAX_PAGES: usize = 16;
-    let mut cursor = known;
-    for _ in 0..MAX_PAGES {
-        let page = match state.store.changes_since(user_id, cursor, PAGE).await {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the feed position of a delete");
-                return;
-            }
-        };
-        cursor = page.cursor;
-        if !page.has_more {
-            if cursor > known || page.reset {
-                state.hints.publish(user_id, cursor);
-            }
-            return;
-        }
-        if page.reset {
-            // `known` is expired and the feed restarts from 0: following it would not end.
-            break;
-        }
-    }
-    tracing::warn!("the feed position of a delete is too far ahead; no change hint sent");
 }

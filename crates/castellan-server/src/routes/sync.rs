@@ -38,7 +38,8 @@ pub(crate) struct SyncQuery {
 }
 
 /// What changed after `since`, oldest first: objects in their latest state and tombstones, at
-/// most `limit` of them, plus the current manifests of all the account's vaults. Follow
+/// most `limit` of them, plus the current manifests of all the vaults the account reads and the
+/// shares it sees (`shares`: readable ones and open invitations). Follow
 /// `cursor` while `has_more`. With `reset` the cursor was unknown (ahead of the feed) or expired
 /// (deletes were forgotten since): the pages are a full listing from the start.
 #[utoipa::path(get, path = "/api/v1/sync", tag = "vault", security(("bearer" = [])), params(SyncQuery),
@@ -63,6 +64,7 @@ pub(crate) async fn sync<S: Store>(
         .await?;
     // Read after the page, so a manifest is never older than the objects listed with it.
     let manifests = state.store.manifests_for_user(session.user_id).await?;
+    let shares = super::shares::share_summaries(&state, session.user_id).await?;
     Ok(Json(SyncResponse {
         objects: page.objects.into_iter().map(dto).collect(),
         tombstones: page
@@ -85,6 +87,7 @@ pub(crate) async fn sync<S: Store>(
                 manifest: m.blob.into(),
             })
             .collect(),
+        shares,
     }))
 }
 

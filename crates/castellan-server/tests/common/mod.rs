@@ -828,3 +828,270 @@ impl SmtpSink {
         );
     }
 }
+
+// ---------------------------------------------------------------- sharing
+
+/// A user principal.
+pub fn user_p(u: &User) -> PrincipalDto {
+    PrincipalDto {
+        kind: PrincipalKindDto::User,
+        id: u.id,
+    }
+}
+
+/// A group principal.
+pub fn group_p(g: &Group) -> PrincipalDto {
+    PrincipalDto {
+        kind: PrincipalKindDto::Group,
+        id: g.id,
+    }
+}
+
+pub fn entry(principal: PrincipalDto, role: ShareRoleDto) -> AclEntryDto {
+    AclEntryDto { principal, role }
+}
+
+/// Who signs an access list in a test.
+pub enum AclSigner<'a> {
+    Member(&'a User),
+    Company(&'a Company),
+}
+
+/// A share as its owner's client keeps it: the share key, the versions it wrote last and the
+/// entries of its access list.
+pub struct Share {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub key: [u8; 32],
+    pub acl_version: i64,
+    pub key_version: i64,
+    pub manifest_counter: i64,
+    pub entries: Vec<AclEntryDto>,
+    pub expires_at: Option<i64>,
+}
+
+impl Share {
+    /// A new share of `company` (nothing sent yet): `owner` is an owner, plus `others`.
+    pub fn new(company: &Company, owner: &User, others: &[(PrincipalDto, ShareRoleDto)]) -> Share {
+        let mut entries = vec![entry(user_p(owner), ShareRoleDto::Owner)];
+        entries.extend(others.iter().map(|(p, r)| entry(*p, *r)));
+        Share {
+            id: Uuid::new_v4(),
+            company_id: company.id,
+            key: rand_key(),
+            acl_version: 0,
+            key_version: 1,
+            manifest_counter: 0,
+            entries,
+            expires_at: None,
+        }
+    }
+
+    /// The access list at `version` with the current entries, key version and expiry.
+    pub fn acl_at(&self, version: i64, signer: AclSigner<'_>) -> SignedDoc {
+        let body = ShareAclBody {
+            share_id: self.id,
+            company_id: self.company_id,
+            version,
+            key_version: self.key_version,
+            entries: self.entries.clone(),
+            expires_at: self.expires_at,
+            issued_at: now(),
+            signer: match &signer {
+                AclSigner::Member(u) => AclSignerDto::Member(u.id),
+                AclSigner::Company(_) => AclSignerDto::Company,
+            },
+        };
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let signature = match signer {
+            AclSigner::Member(u) => u.sign.sign_statement(share_statement::ACL, &bytes),
+            AclSigner::Company(c) => c.sign.sign_statement(share_statement::ACL, &bytes),
+        };
+        SignedDoc {
+            body: Bytes(bytes),
+            signature: Bytes(signature.to_vec()),
+        }
+    }
+
+    /// The next access list (version + 1).
+    pub fn next_acl(&self, signer: AclSigner<'_>) -> SignedDoc {
+        self.acl_at(self.acl_version + 1, signer)
+    }
+
+    /// The share key sealed to `recipient_pk` (a user's or group's encryption key), signed by
+    /// `granter`.
+    pub fn grant(
+        &self,
+        granter: &User,
+        principal: PrincipalDto,
+        recipient_pk: &Bytes,
+    ) -> ShareGrantDto {
+        let info = ShareGrantDto::hpke_info(self.id, principal, self.key_version);
+        let sealed = seal_to(recipient_pk, &info, &self.key);
+        let digest = crypto::sha256(sealed.as_slice());
+        let body = ShareGrantDto::signed_body(self.id, principal, self.key_version, &digest);
+        ShareGrantDto {
+            principal,
+            key_version: self.key_version,
+            sealed,
+            granted_by: granter.id,
+            signature: Bytes(
+                granter
+                    .sign
+                    .sign_statement(share_statement::GRANT, &body)
+                    .to_vec(),
+            ),
+        }
+    }
+
+    pub fn user_grant(&self, granter: &User, user: &User) -> ShareGrantDto {
+        self.grant(granter, user_p(user), &user.encryption_pk())
+    }
+
+    pub fn group_grant(&self, granter: &User, group: &Group) -> ShareGrantDto {
+        self.grant(granter, group_p(group), &group.keys().encryption_public_key)
+    }
+
+    /// The share vault's next manifest (the server only checks its counter).
+    pub fn next_manifest(&mut self) -> ManifestDto {
+        self.manifest_counter += 1;
+        self.manifest_at(self.manifest_counter)
+    }
+
+    /// The share vault's manifest with `counter` (without moving the client's counter).
+    pub fn manifest_at(&self, counter: i64) -> ManifestDto {
+        ManifestDto {
+            vault_id: self.id,
+            counter,
+            manifest: Bytes(vec![0x4d; 120]),
+        }
+    }
+
+    /// The creation request, signed by `owner`, with `grants`.
+    pub fn create_request(
+        &mut self,
+        owner: &User,
+        grants: Vec<ShareGrantDto>,
+    ) -> CreateShareRequest {
+        CreateShareRequest {
+            share_id: self.id,
+            company_id: self.company_id,
+            acl: self.acl_at(1, AclSigner::Member(owner)),
+            name: Bytes(vec![0x6e; 96]),
+            name_for_admins: Bytes(vec![0x61; 96]),
+            grants,
+            manifest: self.next_manifest(),
+        }
+    }
+}
+
+pub fn rand_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k.copy_from_slice(&crypto::sha256(Uuid::new_v4().as_bytes()));
+    k
+}
+
+/// Creates `share` as `owner` with grants for `owner` and `users`; panics unless it worked.
+pub async fn create_share(s: &Srv, share: &mut Share, owner: &User, users: &[&User]) -> ShareDto {
+    let mut grants = vec![share.user_grant(owner, owner)];
+    grants.extend(users.iter().map(|u| share.user_grant(owner, u)));
+    let req = share.create_request(owner, grants);
+    let r = s.post("/shares", owner.t(), &req).await;
+    r.ok();
+    share.acl_version = 1;
+    r.json()
+}
+
+/// An item (ciphertext stand-ins) for `vault_id`.
+pub fn share_item(
+    vault_id: Uuid,
+    version: i64,
+    expected: Option<i64>,
+    manifest: ManifestDto,
+) -> PutObjectRequest {
+    PutObjectRequest {
+        vault_id,
+        kind: ObjectKindDto::Item,
+        version,
+        expected_version: expected,
+        trashed: false,
+        key_wrap: Bytes(vec![1; 60]),
+        overview: Bytes(vec![2; 200]),
+        details: Bytes(vec![3; 300]),
+        manifests: vec![manifest],
+    }
+}
+
+// ---------------------------------------------------------------- change hints (SSE)
+
+/// Reads server-sent events from a response body.
+pub struct Events {
+    body: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>,
+    >,
+    buffer: String,
+}
+
+impl Events {
+    pub fn new(r: reqwest::Response) -> Self {
+        Events {
+            body: Box::pin(r.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event as (name, data), skipping comments (keep-alives); `None` after `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<(String, String)> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut name, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if !data.is_empty() {
+                    return Some((name, data));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+    }
+
+    /// The next `change` hint's cursor within `wait`.
+    pub async fn hint(&mut self, wait: std::time::Duration) -> Option<i64> {
+        let (name, data) = self.next(wait).await?;
+        assert_eq!(name, "change");
+        let hint: ChangeHint = serde_json::from_str(&data).unwrap();
+        Some(hint.cursor)
+    }
+
+    /// Drops every hint that arrives within `wait`.
+    pub async fn drain(&mut self, wait: std::time::Duration) {
+        while self.next(wait).await.is_some() {}
+    }
+}
+
+impl Srv {
+    /// Opens `GET /events` for `user`.
+    pub async fn events(&self, user: &User) -> Events {
+        let r = self
+            .http
+            .get(format!("{}/events", self.url))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        Events::new(r)
+    }
+}
