@@ -358,6 +358,47 @@ fn setup_customers_invitations_confirmation_groups_and_policies() {
         "no titles in the audit log"
     );
 
+    // An admin requires a new master password: a login without a terminal stops with exit 10;
+    // with CASTELLAN_NEW_PASSWORD it changes the password right away.
+    partner.json(&[
+        "admin",
+        "user",
+        "require-password-change",
+        "d3@beta.example",
+        "--company",
+        "Beta",
+    ]);
+    let login = [
+        "login",
+        "--server",
+        &server.url,
+        "--email",
+        "d3@beta.example",
+    ];
+    let (code, msg) = dana.fails(&login);
+    assert_eq!(code, 10, "{msg}");
+    assert!(msg.contains("change-password"), "{msg}");
+    let out = dana
+        .cmd(&[&login[..], &["--json"]].concat())
+        .env("CASTELLAN_NEW_PASSWORD", "a brand new passphrase 99")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["password_changed"], true, "{v}");
+    assert!(v["restriction"].is_null(), "{v}");
+    dana.password = "a brand new passphrase 99".into();
+    let v = dana.json(&login);
+    assert!(
+        v["restriction"].is_null(),
+        "the requirement is fulfilled: {v}"
+    );
+    dana.json(&["item", "list"]);
+
     // The audit log has the story.
     let events = partner.json(&["admin", "audit", "--company", "Alpha"]);
     let kinds: Vec<&str> = events
