@@ -83,11 +83,13 @@ pub enum ObjType {
     EscrowCheck = 10,
     /// Share metadata (the share's name), sealed under the share key.
     ShareMetadata = 11,
+    /// An organisation backup of a member's Business profile, under a fresh backup key.
+    OrgBackup = 12,
 }
 
 impl ObjType {
     /// Every object type, in byte order.
-    pub const ALL: [ObjType; 11] = [
+    pub const ALL: [ObjType; 12] = [
         ObjType::AccountKeyWrap,
         ObjType::PrivateKeyWrap,
         ObjType::VaultKeyWrap,
@@ -99,6 +101,7 @@ impl ObjType {
         ObjType::FolderMetadata,
         ObjType::EscrowCheck,
         ObjType::ShareMetadata,
+        ObjType::OrgBackup,
     ];
 
     /// The header byte.
@@ -304,6 +307,17 @@ impl Context {
         Self::new(ObjType::ShareMetadata)
             .uuid(company_id)
             .uuid(share_id)
+            .u64(key_version)
+    }
+
+    /// An organisation backup of `user_id`'s Business profile in `company_id`, sealed under
+    /// the fresh key of backup `backup_id`, whose key is sealed to the company's backup key of
+    /// `key_version`.
+    pub fn org_backup(company_id: Uuid, user_id: Uuid, backup_id: Uuid, key_version: u64) -> Self {
+        Self::new(ObjType::OrgBackup)
+            .uuid(company_id)
+            .uuid(user_id)
+            .uuid(backup_id)
             .u64(key_version)
     }
 

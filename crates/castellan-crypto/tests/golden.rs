@@ -87,6 +87,12 @@ fn context_from_json(c: &Value) -> Context {
         "share_metadata" => {
             Context::share_metadata(u("company_id"), u("share_id"), n("key_version"))
         }
+        "org_backup" => Context::org_backup(
+            u("company_id"),
+            u("user_id"),
+            u("backup_id"),
+            n("key_version"),
+        ),
         other => panic!("unknown constructor {other}"),
     }
 }
@@ -150,6 +156,11 @@ fn context_cases() -> Vec<(Value, Vec<u8>)> {
             json!({"constructor": "share_metadata", "company_id": id(60), "share_id": id(61),
                    "key_version": 2}),
             br#"{"name":"Team \u00c4 passwords"}"#.to_vec(),
+        ),
+        (
+            json!({"constructor": "org_backup", "company_id": id(70), "user_id": id(71),
+                   "backup_id": id(72), "key_version": 3}),
+            br#"{"format":1,"items":[],"folders":[]}"#.to_vec(),
         ),
     ]
 }
