@@ -5,10 +5,21 @@
 //! delta sync (`GET /sync`) from its own cursor. So the bus is best effort: a slow stream that
 //! falls behind gets one hint with the newest known position instead of every missed one.
 //!
-//! [`HintBus::publish`] is the one way in. Today the object handlers call it after each
-//! committed write; with several server instances on PostgreSQL, a task that `LISTEN`s to a
-//! channel the writes `NOTIFY` would call the same method with each notification (and the
-//! handlers would stop publishing locally, or not: duplicates are harmless).
+//! [`HintBus::publish`] is the one way in. The handlers call it after each committed change,
+//! once per user it concerns: the writer of an own vault; for a share (its objects, access
+//! list, grants, rotation, recipients' states, deletion) every user of the share's audience
+//! before and after the change (so removed recipients learn it too), and the members a group
+//! roster change adds or removes when the group is a share recipient. Changes that take no new
+//! feed position (access lists, grants, states) are announced with the newest position known
+//! here; clients sync from their own cursor on any hint, so the position is informative only.
+//!
+//! Backends: with SQLite the handlers are the only source, each user gets one hint per change.
+//! With PostgreSQL the store also queues a `NOTIFY` for the same users in the writing
+//! transaction, and `run` relays every notification (from any instance) to this bus, so on the
+//! instance that made a change its users get it twice: harmless, since hints may be duplicated
+//! (and a user's hints cannot be deduplicated by position: a change without a new position
+//! reuses the latest one). The local publish keeps hints flowing while the `LISTEN` connection
+//! is down.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -1,9 +1,11 @@
-//! The authorization matrix: every organisation endpoint × every role × three target
-//! companies (the customer in focus, a sibling customer of the same partner, a customer of
-//! another partner), on a real server. The expected answer of each cell is derived from the
-//! rules in docs/organisation.md, independently of the server's code; the resulting table is
-//! written to docs/authorization.md. Any cross-tenant read or write that succeeds fails the
-//! test.
+//! The authorization matrix: every organisation and sharing endpoint × every role × three
+//! target companies (the customer in focus, a sibling customer of the same partner, a customer
+//! of another partner), on a real server. Share endpoints target a share of that company,
+//! owned by one of its members (never a caller), with the user of C1 as a read-only recipient
+//! of C1's share. The expected answer of each cell is derived from the rules in
+//! docs/organisation.md and docs/sharing.md, independently of the server's code; the
+//! resulting table is written to docs/authorization.md. Any cross-tenant read or write that
+//! succeeds fails the test.
 //!
 //! "allow" cells may answer 2xx or a validation error (400, 409, 422): allowed callers get
 //! bodies that are refused after authorisation, except where the request is harmless or its
@@ -108,6 +110,18 @@ enum Rule {
     Administer,
     /// Admins of the customer's partner.
     PartnerOfCustomer,
+    /// The company's directory: its confirmed members and its administrators.
+    Directory,
+    /// Create a share: confirmed members of the company.
+    CreateShare,
+    /// Read a share: its principals and the company's administrators.
+    ShareRead,
+    /// Change a share's recipients, delete it: its owners and the company's administrators.
+    ShareManage,
+    /// Grant or rotate the share key: its owners only.
+    ShareOwner,
+    /// Accept or decline: its recipients.
+    ShareRecipient,
 }
 
 impl Rule {
@@ -151,6 +165,16 @@ fn partner_admin(r: R, t: T) -> bool {
     )
 }
 
+/// A confirmed member of the company (among the callers).
+fn member(r: R, t: T) -> bool {
+    matches!((r, t), (R::CustomerAdmin | R::User, T::Own))
+}
+
+/// A principal of the target share that is not its owner (the read-only recipient).
+fn principal(r: R, t: T) -> bool {
+    matches!((r, t), (R::User, T::Own))
+}
+
 fn expected(rule: Rule, r: R, t: T) -> Outcome {
     use Outcome::*;
     if r == R::NoSession {
@@ -179,6 +203,12 @@ fn expected(rule: Rule, r: R, t: T) -> Outcome {
         Rule::Summary => pick(sees(r, t), false),
         Rule::Administer => pick(administers(r, t), sees(r, t)),
         Rule::PartnerOfCustomer => pick(partner_admin(r, t), sees(r, t)),
+        Rule::Directory => pick(sees(r, t), false),
+        Rule::CreateShare => pick(member(r, t), sees(r, t)),
+        Rule::ShareRead => pick(administers(r, t) || principal(r, t), false),
+        Rule::ShareManage => pick(administers(r, t), principal(r, t)),
+        Rule::ShareOwner => pick(false, administers(r, t) || principal(r, t)),
+        Rule::ShareRecipient => pick(principal(r, t), administers(r, t)),
     }
 }
 
@@ -241,9 +271,19 @@ enum E {
     TwoFactorConfirm,
     TwoFactorDisable,
     LoginTwoFactor,
+    Directory,
+    CompanyShares,
+    CreateShare,
+    GetShare,
+    PutShareAcl,
+    AddShareGrants,
+    RotateShare,
+    DeclineShare,
+    AcceptShare,
+    DeleteShare,
 }
 
-const ENDPOINTS: [(E, &str, Rule); 41] = [
+const ENDPOINTS: [(E, &str, Rule); 51] = [
     (E::SetupStatus, "GET /setup", Rule::Public),
     (E::Setup, "POST /setup", Rule::SetupToken),
     (E::MyMembership, "GET /me/membership", Rule::OwnAccount),
@@ -413,6 +453,40 @@ const ENDPOINTS: [(E, &str, Rule); 41] = [
         Rule::OwnAccount,
     ),
     (E::LoginTwoFactor, "POST /auth/login/2fa", Rule::Public),
+    (
+        E::Directory,
+        "GET /companies/{cid}/directory",
+        Rule::Directory,
+    ),
+    (
+        E::CompanyShares,
+        "GET /companies/{cid}/shares",
+        Rule::Administer,
+    ),
+    (E::CreateShare, "POST /shares", Rule::CreateShare),
+    (E::GetShare, "GET /shares/{sid}", Rule::ShareRead),
+    (E::PutShareAcl, "PUT /shares/{sid}/acl", Rule::ShareManage),
+    (
+        E::AddShareGrants,
+        "POST /shares/{sid}/grants",
+        Rule::ShareOwner,
+    ),
+    (
+        E::RotateShare,
+        "POST /shares/{sid}/rotate",
+        Rule::ShareOwner,
+    ),
+    (
+        E::DeclineShare,
+        "POST /shares/{sid}/decline",
+        Rule::ShareRecipient,
+    ),
+    (
+        E::AcceptShare,
+        "POST /shares/{sid}/accept",
+        Rule::ShareRecipient,
+    ),
+    (E::DeleteShare, "DELETE /shares/{sid}", Rule::ShareManage),
 ];
 
 // ---------------------------------------------------------------- the world
@@ -430,6 +504,10 @@ struct Target {
     assigned: bool,
     /// An open invitation of the company (its secret is never sent).
     invitation: Uuid,
+    /// A member of the company (not a caller) who owns its shares.
+    share_owner: usize,
+    /// A share of the company (C1's has the user of C1 as a read-only recipient).
+    share: Uuid,
 }
 
 struct World {
@@ -515,6 +593,12 @@ impl World {
                 .ok();
                 self.user(i).id
             }
+            E::DeleteShare => {
+                let tgt = &self.targets[&t];
+                let u1 = self.callers[&R::User];
+                let recipient = (t == T::Own).then(|| self.user(u1));
+                make_share(&self.s, &tgt.company, self.user(tgt.share_owner), recipient).await
+            }
             E::DeleteGroup => {
                 let tgt = &self.targets[&t];
                 let g = Group::new("Fixture", false);
@@ -565,7 +649,8 @@ impl World {
             | E::RevokeInvitation
             | E::RemoveMember
             | E::DeleteMember
-            | E::DeleteGroup => Some(self.fixture(e, t).await),
+            | E::DeleteGroup
+            | E::DeleteShare => Some(self.fixture(e, t).await),
             E::UnassignTechnician => {
                 self.ensure_assigned(t).await;
                 None
@@ -674,6 +759,29 @@ impl World {
             E::TwoFactorConfirm => (m, "/account/2fa/confirm".into(), Some(json!({}))),
             E::TwoFactorDisable => (m, "/account/2fa/disable".into(), Some(json!({}))),
             E::LoginTwoFactor => (m, "/auth/login/2fa".into(), Some(json!({}))),
+            E::Directory => (Method::GET, format!("{c}/directory"), None),
+            E::CompanyShares => (Method::GET, format!("{c}/shares"), None),
+            E::CreateShare => {
+                // Signed by someone who is not the caller: allowed callers get 422.
+                let mut share = Share::new(&tgt.company, self.user(tgt.fixture_admin), &[]);
+                let req = share.create_request(self.user(tgt.fixture_admin), vec![]);
+                (
+                    m,
+                    "/shares".into(),
+                    Some(serde_json::to_value(req).unwrap()),
+                )
+            }
+            E::GetShare => (Method::GET, format!("/shares/{}", tgt.share), None),
+            E::PutShareAcl => (Method::PUT, format!("/shares/{}/acl", tgt.share), Some(g)),
+            E::AddShareGrants => (m, format!("/shares/{}/grants", tgt.share), Some(g)),
+            E::RotateShare => (m, format!("/shares/{}/rotate", tgt.share), Some(g)),
+            E::DeclineShare => (m, format!("/shares/{}/decline", tgt.share), Some(json!({}))),
+            E::AcceptShare => (m, format!("/shares/{}/accept", tgt.share), Some(json!({}))),
+            E::DeleteShare => (
+                Method::DELETE,
+                format!("/shares/{}", fixture.unwrap()),
+                None,
+            ),
         }
     }
 
@@ -687,6 +795,18 @@ impl World {
             self.targets.get_mut(&t).unwrap().assigned = false;
         }
     }
+}
+
+/// A share of `company` owned by `owner`, with `recipient` as a read-only recipient.
+async fn make_share(s: &Srv, company: &Company, owner: &User, recipient: Option<&User>) -> Uuid {
+    let others: Vec<(PrincipalDto, ShareRoleDto)> = recipient
+        .iter()
+        .map(|u| (user_p(u), ShareRoleDto::ReadOnly))
+        .collect();
+    let mut share = Share::new(company, owner, &others);
+    let users: Vec<&User> = recipient.into_iter().collect();
+    create_share(s, &mut share, owner, &users).await;
+    share.id
 }
 
 async fn open_invitation(s: &Srv, c: &Company, admin: &User, email: &str) -> Uuid {
@@ -715,10 +835,12 @@ async fn build_world() -> World {
         "tx2@p2.example",
         "s2@c2.example",
         "s3@c3.example",
+        "o1@c1.example",
     ] {
         users.push(quick_user(&s, email).await);
     }
-    let [a1, t1, t2, ca1, u1, m2, a2, tx1, tx2, s2, s3] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    let [a1, t1, t2, ca1, u1, m2, a2, tx1, tx2, s2, s3, o1] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     let mut p1 = setup_partner(&s, &mut users[a1], "P1").await;
     let mut p2 = setup_partner(&s, &mut users[a2], "P2").await;
     let mut c1 = create_customer(&s, &p1, &users[a1], "C1", PlanDto::Advanced, 1000).await;
@@ -731,6 +853,7 @@ async fn build_world() -> World {
     add_member(&s, &mut p2, &users[a2], &users[tx2], RoleDto::Technician).await;
     add_member(&s, &mut c1, &users[a1], &users[ca1], RoleDto::Admin).await;
     add_member(&s, &mut c1, &users[ca1], &users[u1], RoleDto::User).await;
+    add_member(&s, &mut c1, &users[ca1], &users[o1], RoleDto::User).await;
     add_member(&s, &mut c2, &users[a1], &users[s2], RoleDto::User).await;
     add_member(&s, &mut c3, &users[a2], &users[s3], RoleDto::User).await;
     add_member(&s, &mut c4, &users[a1], &users[m2], RoleDto::Admin).await;
@@ -771,6 +894,9 @@ async fn build_world() -> World {
     let inv1 = open_invitation(&s, &c1, &users[a1], "pending@c1.example").await;
     let inv2 = open_invitation(&s, &c2, &users[a1], "pending@c2.example").await;
     let inv3 = open_invitation(&s, &c3, &users[a2], "pending@c3.example").await;
+    let share1 = make_share(&s, &c1, &users[o1], Some(&users[u1])).await;
+    let share2 = make_share(&s, &c2, &users[s2], None).await;
+    let share3 = make_share(&s, &c3, &users[s3], None).await;
 
     let mut targets = BTreeMap::new();
     let (u1_id, s2_id, s3_id) = (users[u1].id, users[s2].id, users[s3].id);
@@ -784,6 +910,8 @@ async fn build_world() -> World {
             technician: tx1,
             assigned: true,
             invitation: inv1,
+            share_owner: o1,
+            share: share1,
         },
     );
     targets.insert(
@@ -796,6 +924,8 @@ async fn build_world() -> World {
             technician: tx1,
             assigned: true,
             invitation: inv2,
+            share_owner: s2,
+            share: share2,
         },
     );
     targets.insert(
@@ -808,6 +938,8 @@ async fn build_world() -> World {
             technician: tx2,
             assigned: true,
             invitation: inv3,
+            share_owner: s3,
+            share: share3,
         },
     );
     let callers = HashMap::from([
@@ -893,10 +1025,13 @@ fn write_doc(table: &[(&str, Vec<[Outcome; 3]>)]) {
         "# Authorization matrix\n\n\
          Generated by `crates/castellan-server/tests/authz_matrix.rs` on a real server (do not edit by\n\
          hand; the test rewrites this file and fails if any cell differs from the rules in\n\
-         [organisation.md](organisation.md), or if any cross-tenant read or write succeeds).\n\n\
+         [organisation.md](organisation.md) and [sharing.md](sharing.md), or if any cross-tenant\n\
+         read or write succeeds).\n\n\
          **World.** Partner P1 with customers C1, C2 and C4; partner P2 with customer C3. The\n\
          assigned technician is assigned to C1 only; C1 has the Advanced plan and password\n\
-         auditing on.\n\n\
+         auditing on. Share endpoints target a share of the company owned by one of its members\n\
+         (not a caller); the user of C1 is a read-only recipient of C1's share (owners are\n\
+         never callers, so `grants` and `rotate` allow nobody here; `shares_api.rs` tests owners).\n\n\
          **Targets** (each cell reads `C1 / C2 / C3`):\n\n\
          - C1: the customer in focus (partner endpoints: P1, with C1 where a customer is named);\n\
          - C2: a sibling customer of the same partner (partner endpoints: P1, with C2);\n\

@@ -710,6 +710,7 @@ async fn group_recipients_follow_the_group() {
 
     // grace joins the group: the group's grant opens the share for her, no new grant needed.
     let roster = |w: &W, members: &[Uuid]| w.sales.roster(&w.c, w.sales.version + 1, members);
+    let mut grace_hints = s.events(&w.grace).await;
     let req = RosterUpdateRequest {
         roster: roster(&w, &[w.erin.id, w.grace.id]),
         grants: vec![w.sales.grant(&w.grace)],
@@ -722,6 +723,10 @@ async fn group_recipients_follow_the_group() {
     .await
     .ok();
     w.sales.version += 1;
+    assert!(
+        grace_hints.hint(Duration::from_secs(5)).await.is_some(),
+        "joining a recipient group is announced"
+    );
     let dto: ShareDto = get_share(s, &sh, &w.grace).await.json();
     assert_eq!(dto.state, ShareStateDto::Invited);
     assert_eq!(dto.grant.unwrap().principal, group_p(&w.sales));
@@ -732,6 +737,7 @@ async fn group_recipients_follow_the_group() {
     assert_eq!(dto.grants.len(), 1, "only the grants she opens");
 
     // erin leaves the group: she loses the share at once.
+    let mut erin_hints = s.events(&w.erin).await;
     let req = RosterUpdateRequest {
         roster: roster(&w, &[w.grace.id]),
         grants: vec![],
@@ -743,6 +749,11 @@ async fn group_recipients_follow_the_group() {
     )
     .await
     .ok();
+    w.sales.version += 1;
+    assert!(
+        erin_hints.hint(Duration::from_secs(5)).await.is_some(),
+        "leaving a recipient group is announced"
+    );
     get_share(s, &sh, &w.erin).await.err(404, "not_found");
     assert!(share_objects(s, &sh, &w.erin).await.is_empty());
     assert!(listed(&sync(s, &w.erin, 0).await, &sh).is_none());

@@ -132,7 +132,12 @@ pub(crate) async fn update_roster<S: Store>(
         .copied()
         .filter(|u| !old.contains(u))
         .collect();
-    let removed = old.iter().filter(|u| !roster.members.contains(u)).count();
+    let removed: Vec<Uuid> = old
+        .iter()
+        .copied()
+        .filter(|u| !roster.members.contains(u))
+        .collect();
+    let changed: Vec<Uuid> = added.iter().chain(removed.iter()).copied().collect();
     let grants = check_group_grants(&req.grants, &added, group.id)?;
     let updated = state
         .store
@@ -164,10 +169,12 @@ pub(crate) async fn update_roster<S: Store>(
         &state,
         Event::by(&caller, Some(company.id), "group.changed").details(json!({
             "group_id": group.id, "version": updated.roster_version, "name": updated.name,
-            "added": added.len(), "removed": removed,
+            "added": added.len(), "removed": removed.len(),
         })),
     )
     .await;
+    // Members who joined or left see other shares now.
+    super::shares::announce_group_change(&state, company.id, group.id, changed).await;
     Ok(Json(group_dto(&updated)))
 }
 

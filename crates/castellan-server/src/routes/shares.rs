@@ -704,6 +704,34 @@ async fn audience<S: Store>(state: &Shared<S>, share_id: Uuid) -> Vec<Uuid> {
     }
 }
 
+/// After a group's roster changed: the members it added or removed (`changed`) gain or lose
+/// the company's shares that list the group; tell them (their `SyncResponse.shares` changed).
+pub(crate) async fn announce_group_change<S: Store>(
+    state: &Shared<S>,
+    company_id: Uuid,
+    group_id: Uuid,
+    changed: Vec<Uuid>,
+) {
+    if changed.is_empty() {
+        return;
+    }
+    let shares = match state.store.shares_of_company(company_id).await {
+        Ok(shares) => shares,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the shares of a group whose roster changed");
+            return;
+        }
+    };
+    let listed = shares.iter().any(|s| {
+        s.entries
+            .iter()
+            .any(|e| e.kind == PrincipalKind::Group && e.principal_id == group_id)
+    });
+    if listed {
+        announce(state, changed, 0);
+    }
+}
+
 fn signer_label(s: AclSignerDto) -> &'static str {
     match s {
         AclSignerDto::Member(_) => "member",
