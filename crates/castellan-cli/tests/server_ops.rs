@@ -18,7 +18,7 @@ use serde_json::Value;
 
 const DEFAULT_TEST_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "server_config",
     "users",
     "companies",
@@ -49,6 +49,8 @@ const TABLES: [&str; 30] = [
     "share_grants",
     "share_states",
     "deleted_share_readers",
+    "backups",
+    "backup_handovers",
 ];
 
 fn admin_url() -> String {
@@ -284,7 +286,7 @@ fn migrate_db_moves_a_sqlite_deployment_to_postgres_and_devices_keep_working() {
         "--json",
     ]);
     assert_eq!(report["verified"], true, "{report}");
-    assert_eq!(report["schema_version"], 4);
+    assert_eq!(report["schema_version"], 5);
     assert_eq!(
         report["source"],
         data.path().join("castellan.sqlite3").display().to_string()
@@ -373,7 +375,7 @@ fn backup_while_the_server_runs_then_restore_into_a_new_data_dir() {
         "--json",
     ]);
     assert_eq!(report["users"], 1, "{report}");
-    assert_eq!(report["schema_version"], 4);
+    assert_eq!(report["schema_version"], 5);
     assert_eq!(report["backup"], file_s);
     #[cfg(unix)]
     {

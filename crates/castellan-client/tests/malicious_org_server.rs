@@ -721,6 +721,7 @@ async fn substituted_member_keys_are_refused_when_granting() {
                         .unwrap()
                 ),
                 members: vec![],
+                is_recovery: false,
             }],
         }),
     );

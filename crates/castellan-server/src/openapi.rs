@@ -34,6 +34,9 @@ use crate::routes;
         routes::company_directory, routes::create_share, routes::list_shares, routes::get_share,
         routes::update_share_acl, routes::add_share_grants, routes::rotate_share,
         routes::accept_share, routes::decline_share, routes::delete_share, routes::company_shares,
+        routes::upload_backup, routes::list_backups, routes::get_backup, routes::delete_backups,
+        routes::backup_restored, routes::create_recovery_group, routes::create_handover,
+        routes::my_handovers, routes::delete_my_handover,
     ),
     components(schemas(
         castellan_types::ErrorCode, castellan_types::ChangeHint,
@@ -44,7 +47,7 @@ use crate::routes;
         castellan_types::ShareSummaryDto,
     )),
     modifiers(&BearerAuth),
-    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"), (name = "organisation"), (name = "sharing"))
+    tags((name = "meta"), (name = "accounts"), (name = "auth"), (name = "vault"), (name = "organisation"), (name = "sharing"), (name = "backups"))
 )]
 struct ApiDoc;
 

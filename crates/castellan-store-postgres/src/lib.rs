@@ -55,6 +55,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+mod backups;
 mod org;
 mod shares;
 pub mod sql;

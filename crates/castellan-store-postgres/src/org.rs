@@ -220,13 +220,13 @@ macro_rules! group_columns {
     () => {
         "g.id, g.company_id, g.name, g.is_everyone, g.signing_public_key, \
          g.encryption_public_key, g.roster, g.roster_version, g.admin_grant, g.created_at, \
-         g.updated_at"
+         g.updated_at, g.is_recovery"
     };
 }
 const GROUP_INSERT: &str = "INSERT INTO groups \
      (id, company_id, name, is_everyone, signing_public_key, encryption_public_key, roster, \
-     roster_version, admin_grant, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     roster_version, admin_grant, created_at, updated_at, is_recovery) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 const GROUP_BY_ID: &str = concat!(
     "SELECT ",
     group_columns!(),
@@ -442,6 +442,7 @@ fn group_from_row(row: &PgRow) -> StoreResult<GroupRecord> {
         members: Vec::new(),
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        is_recovery: get(row, "is_recovery")?,
     })
 }
 
@@ -695,6 +696,7 @@ async fn insert_group(
         .bind(&group.admin_grant)
         .bind(group.created_at)
         .bind(group.updated_at)
+        .bind(group.is_recovery)
         .execute(&mut *conn)
         .await
         .map_err(|e| {

@@ -29,6 +29,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+mod backups;
 mod org;
 mod shares;
 pub mod sql;

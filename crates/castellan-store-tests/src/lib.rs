@@ -82,8 +82,10 @@ use castellan_store::{
 };
 use uuid::Uuid;
 
+mod backups;
 mod org;
 mod shares;
+pub use backups::*;
 pub use org::*;
 pub use shares::*;
 
@@ -196,6 +198,9 @@ macro_rules! __conformance_scenarios {
             share_acl_and_rotation
             share_delete_and_user_deletion
             share_moves
+            backup_put_list_get_prune
+            backup_recovery_group_flag
+            backup_handovers
             tombstones_prune_expires_old_cursors
         }
     };

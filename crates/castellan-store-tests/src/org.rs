@@ -65,6 +65,7 @@ fn everyone(company_id: Uuid, members: Vec<Uuid>) -> GroupRecord {
         members,
         created_at: T0,
         updated_at: T0,
+        is_recovery: false,
     }
 }
 
@@ -128,7 +129,11 @@ pub(crate) async fn partner<S: Store>(store: &S) -> (CompanyRecord, Account) {
     (company, admin)
 }
 
-async fn customer<S: Store>(store: &S, partner_id: Uuid, seats: Option<i64>) -> CompanyRecord {
+pub(crate) async fn customer<S: Store>(
+    store: &S,
+    partner_id: Uuid,
+    seats: Option<i64>,
+) -> CompanyRecord {
     store
         .create_company(company_create(
             new_company(CompanyKind::Customer, Some(partner_id), seats),

@@ -290,6 +290,7 @@ pub async fn share_access_via_group<S: Store>(store: &S) {
         members: vec![a.user.id],
         created_at: T0,
         updated_at: T0,
+        is_recovery: false,
     };
     store.create_group(group.clone(), vec![]).await.unwrap();
     let share = create(

@@ -11,9 +11,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+mod backups;
 mod org;
 mod records;
 mod shares;
+pub use backups::*;
 pub use org::*;
 pub use records::*;
 pub use shares::*;
@@ -48,7 +50,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Times are Unix seconds (`i64`). Ownership checks (`user_id` arguments) are part of every
 /// query, so a handler can never read or write another user's rows by id alone.
 #[async_trait]
-pub trait Store: OrgStore + ShareStore + Send + Sync + Clone + 'static {
+pub trait Store: OrgStore + ShareStore + BackupStore + Send + Sync + Clone + 'static {
     // ---- server configuration
     /// Returns the value stored under `key`, storing `init` first if there is none. Safe when
     /// several instances start at once (the first writer wins, everyone gets the same value).

@@ -215,6 +215,8 @@ pub struct GroupRecord {
     pub members: Vec<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A Recovery Group of organisation backup: `admin_grant` is empty.
+    pub is_recovery: bool,
 }
 
 /// The group's private keys sealed (HPKE) to one member.

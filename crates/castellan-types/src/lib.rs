@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod backups;
 mod bytes;
 mod error;
 mod objects;
@@ -14,6 +15,7 @@ mod org;
 mod shares;
 
 pub use account::*;
+pub use backups::*;
 pub use bytes::Bytes;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use objects::*;

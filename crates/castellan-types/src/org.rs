@@ -215,12 +215,35 @@ pub struct GeneratorPolicy {
     pub require_symbols: bool,
 }
 
-/// Organisation backup mode (the backup issue fills in the keys through the signed manifest).
+/// Organisation backup mode (docs/org-backup.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrgBackupMode {
+    /// The private key is held offline by an admin (recovery kit file or words).
     OfflineKey,
+    /// The private key is the encryption key of the company's Recovery Group.
     RecoveryGroup,
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+/// The organisation backup policy. Clients seal backup keys ONLY to `public_key` from a
+/// verified policy document (signed with the company root key, counter pinned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrgBackupPolicy {
+    pub mode: OrgBackupMode,
+    /// The X25519 backup public key (32 bytes).
+    pub public_key: Bytes,
+    /// Grows with every new backup key (enabling again, rotating the Recovery Group).
+    pub key_version: i64,
+    /// Recovery-group mode: the group whose encryption key is `public_key`.
+    #[serde(default)]
+    pub recovery_group_id: Option<Uuid>,
+    /// Backups older than this are deleted (default 90).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
 }
 
 /// Every security policy of a company. Absent / false / empty = off.
@@ -235,7 +258,7 @@ pub struct PolicySet {
     /// Delete the Business profile items of a user removed from the company.
     pub remove_business_items_on_removal: bool,
     /// Advanced: organisation backup of Business profiles.
-    pub org_backup: Option<OrgBackupMode>,
+    pub org_backup: Option<OrgBackupPolicy>,
     /// Advanced: Business items never go to emergency contacts.
     pub exclude_business_from_emergency_access: bool,
     /// Advanced: only admins may use the Customer Portal.
@@ -472,6 +495,10 @@ pub struct ConfirmMemberRequest {
     pub key_grant: Option<Bytes>,
     /// The Everyone group's new roster including the member, with their group grant.
     pub everyone_roster: RosterUpdateRequest,
+    /// For an admin of a partner: every customer's private keys sealed to them (all of the
+    /// partner's customers must be covered).
+    #[serde(default)]
+    pub customer_key_grants: Vec<KeyGrantDto>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -488,6 +515,9 @@ pub struct UpdateMemberRequest {
     /// Promotion to admin: the company private keys sealed to the member.
     #[serde(default)]
     pub key_grant: Option<Bytes>,
+    /// Promotion to admin of a partner: every customer's private keys sealed to the member.
+    #[serde(default)]
+    pub customer_key_grants: Vec<KeyGrantDto>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -541,8 +571,12 @@ pub struct GroupDto {
     pub keys: GroupKeysDto,
     pub roster: SignedDoc,
     pub roster_version: i64,
+    /// Empty for a Recovery Group (its keys are sealed only to its members).
     pub admin_grant: Bytes,
     pub members: Vec<Uuid>,
+    /// A Recovery Group of organisation backup (no admin copy of its keys).
+    #[serde(default)]
+    pub is_recovery: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

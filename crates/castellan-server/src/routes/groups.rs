@@ -196,6 +196,11 @@ pub(crate) async fn delete_group<S: Store>(
     if group.is_everyone {
         return Err(ApiError::invalid("the Everyone group cannot be deleted"));
     }
+    if group.is_recovery {
+        return Err(ApiError::invalid(
+            "a Recovery Group holds the key of organisation backups; it goes with `castellan backup disable`",
+        ));
+    }
     state.store.delete_group(company.id, gid).await?;
     record(
         &state,

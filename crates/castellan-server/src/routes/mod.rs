@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit;
+mod backups;
 mod companies;
 mod groups;
 mod health;
@@ -38,6 +39,7 @@ use crate::Shared;
 
 pub(crate) use accounts::*;
 pub(crate) use audit::*;
+pub(crate) use backups::*;
 pub(crate) use companies::*;
 pub(crate) use groups::*;
 pub(crate) use health::*;
@@ -172,6 +174,28 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
         )
         .route("/shares/{sid}/accept", post(accept_share::<S>))
         .route("/shares/{sid}/decline", post(decline_share::<S>))
+        .route(
+            "/companies/{cid}/backups",
+            get(list_backups::<S>)
+                .post(upload_backup::<S>)
+                .delete(delete_backups::<S>)
+                .layer(DefaultBodyLimit::max(backups::MAX_BACKUP_BODY_BYTES)),
+        )
+        .route("/companies/{cid}/backups/{bid}", get(get_backup::<S>))
+        .route(
+            "/companies/{cid}/backups/{bid}/restored",
+            post(backup_restored::<S>),
+        )
+        .route(
+            "/companies/{cid}/recovery-groups",
+            post(create_recovery_group::<S>),
+        )
+        .route(
+            "/companies/{cid}/handovers",
+            post(create_handover::<S>).layer(DefaultBodyLimit::max(backups::MAX_BACKUP_BODY_BYTES)),
+        )
+        .route("/me/handovers", get(my_handovers::<S>))
+        .route("/me/handovers/{id}", delete(delete_my_handover::<S>))
         .route("/account/2fa/enroll", post(two_factor_enroll::<S>))
         .route("/account/2fa/confirm", post(two_factor_confirm::<S>))
         .route("/account/2fa/disable", post(two_factor_disable::<S>))

@@ -281,6 +281,31 @@ pub(crate) fn check_policy_set(p: &PolicySet) -> ApiResult<()> {
             )));
         }
     }
+    if let Some(b) = &p.org_backup {
+        if b.public_key.len() != 32
+            || crypto::HpkePublicKey::from_bytes(b.public_key.as_slice()).is_err()
+        {
+            return Err(ApiError::invalid(
+                "org_backup.public_key must be a valid X25519 public key",
+            ));
+        }
+        if b.key_version < 1 {
+            return Err(ApiError::invalid(
+                "org_backup.key_version must be at least 1",
+            ));
+        }
+        if !(1..=3650).contains(&b.retention_days) {
+            return Err(ApiError::invalid(
+                "org_backup.retention_days must be 1 to 3650",
+            ));
+        }
+        let group_mode = b.mode == castellan_types::OrgBackupMode::RecoveryGroup;
+        if group_mode != b.recovery_group_id.is_some() {
+            return Err(ApiError::invalid(
+                "org_backup.recovery_group_id is set exactly in recovery-group mode",
+            ));
+        }
+    }
     if p.user_change_notifications.len() > MAX_POLICY_LIST {
         return Err(ApiError::invalid(format!(
             "user_change_notifications has more than {MAX_POLICY_LIST} entries"
@@ -305,8 +330,9 @@ pub(crate) fn check_plan_allows(plan: Plan, p: &PolicySet) -> ApiResult<()> {
             StatusCode::FORBIDDEN,
             ErrorCode::PlanRequired,
             format!(
-                "{} need the Advanced subscription (this company has {}); ask your partner to upgrade",
+                "{} {} the Advanced subscription (this company has {}); ask your partner to upgrade",
                 advanced.join(", "),
+                if advanced.len() == 1 { "needs" } else { "need" },
                 plan.as_str()
             ),
         ));
@@ -548,6 +574,7 @@ pub(crate) fn new_group(
             members: roster.members,
             created_at: now,
             updated_at: now,
+            is_recovery: false,
         },
         grants,
     ))
@@ -620,6 +647,7 @@ pub(crate) fn group_dto(g: &GroupRecord) -> GroupDto {
         roster_version: g.roster_version,
         admin_grant: g.admin_grant.clone().into(),
         members: g.members.clone(),
+        is_recovery: g.is_recovery,
     }
 }
 

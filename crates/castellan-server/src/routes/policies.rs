@@ -86,6 +86,7 @@ pub(crate) async fn set_policy<S: Store>(
     }
     check_policy_set(&p.policies)?;
     check_plan_allows(company.effective_plan(now()), &p.policies)?;
+    let backup_before = super::company_policy(&company).org_backup;
     state
         .store
         .set_policy(company.id, p.counter, doc_bytes(&req.policy)?, now())
@@ -103,6 +104,15 @@ pub(crate) async fn set_policy<S: Store>(
         })),
     )
     .await;
+    if let Some(event) =
+        super::backups::policy_event(backup_before.as_ref(), p.policies.org_backup.as_ref())
+    {
+        record(
+            &state,
+            Event::by(&caller, Some(company.id), event.0).details(event.1),
+        )
+        .await;
+    }
     Ok(Json(PolicyResponse {
         policy: Some(req.policy),
     }))
