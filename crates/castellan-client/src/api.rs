@@ -646,6 +646,56 @@ impl ApiClient {
     }
 }
 
+/// Sharing (`castellan-types::shares`).
+impl ApiClient {
+    pub async fn share_directory(&self, company: Uuid) -> ClientResult<DirectoryResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{company}/directory"),
+            None,
+        )
+        .await
+    }
+    pub async fn create_share(&self, req: &CreateShareRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, "/shares", Some(req)).await
+    }
+    pub async fn shares(&self) -> ClientResult<ShareListResponse> {
+        self.call::<(), _>(Method::GET, "/shares", None).await
+    }
+    pub async fn share(&self, id: Uuid) -> ClientResult<ShareDto> {
+        self.call::<(), _>(Method::GET, &format!("/shares/{id}"), None)
+            .await
+    }
+    pub async fn company_shares(&self, company: Uuid) -> ClientResult<ShareListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{company}/shares"), None)
+            .await
+    }
+    pub async fn update_share_acl(&self, id: Uuid, req: &UpdateAclRequest) -> ClientResult<()> {
+        self.call_ok(Method::PUT, &format!("/shares/{id}/acl"), Some(req))
+            .await
+    }
+    pub async fn add_share_grants(&self, id: Uuid, req: &AddGrantsRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/shares/{id}/grants"), Some(req))
+            .await
+    }
+    pub async fn rotate_share(&self, id: Uuid, req: &RotateShareRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/shares/{id}/rotate"), Some(req))
+            .await
+    }
+    pub async fn accept_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::POST, &format!("/shares/{id}/accept"), None)
+            .await
+    }
+    pub async fn decline_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::POST, &format!("/shares/{id}/decline"), None)
+            .await
+    }
+    pub async fn delete_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::DELETE, &format!("/shares/{id}"), None)
+            .await
+    }
+}
+
 fn short(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "connection refused or host unreachable".into()
@@ -661,4 +711,69 @@ fn short(e: &reqwest::Error) -> String {
 /// True for errors that mean "the server said no because of the session".
 pub fn is_unauthorized(e: &ClientError) -> bool {
     matches!(e, ClientError::Api { status, .. } if *status == StatusCode::UNAUTHORIZED.as_u16())
+}
+
+/// Organisation backup (`castellan_types::backups`, docs/org-backup.md).
+impl ApiClient {
+    pub async fn upload_backup(&self, company: Uuid, req: &UploadBackupRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/companies/{company}/backups"), Some(req))
+            .await
+    }
+    pub async fn backups(
+        &self,
+        company: Uuid,
+        user: Option<Uuid>,
+    ) -> ClientResult<BackupListResponse> {
+        let q = user.map(|u| format!("?user_id={u}")).unwrap_or_default();
+        self.call::<(), _>(Method::GET, &format!("/companies/{company}/backups{q}"), None)
+            .await
+    }
+    pub async fn backup(&self, company: Uuid, backup: Uuid) -> ClientResult<BackupDto> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{company}/backups/{backup}"),
+            None,
+        )
+        .await
+    }
+    pub async fn delete_backups(&self, company: Uuid) -> ClientResult<BackupsDeletedResponse> {
+        self.call::<(), _>(Method::DELETE, &format!("/companies/{company}/backups"), None)
+            .await
+    }
+    pub async fn backup_restored(
+        &self,
+        company: Uuid,
+        backup: Uuid,
+        req: &BackupRestoredRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/backups/{backup}/restored"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn create_recovery_group(
+        &self,
+        company: Uuid,
+        req: &NewRecoveryGroupDto,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/recovery-groups"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn create_handover(&self, company: Uuid, req: &NewHandoverRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/companies/{company}/handovers"), Some(req))
+            .await
+    }
+    pub async fn my_handovers(&self) -> ClientResult<HandoverListResponse> {
+        self.call::<(), _>(Method::GET, "/me/handovers", None).await
+    }
+    pub async fn delete_my_handover(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::DELETE, &format!("/me/handovers/{id}"), None)
+            .await
+    }
 }
