@@ -53,26 +53,19 @@ fn code_name(err: &anyhow::Error) -> &'static str {
     }
 }
 
-/// A hint after the server's message for the errors a user can act on.
+/// A hint after the server's message for the errors a user can act on: the command to run.
+/// (The server's messages already say what went wrong and whom to ask.)
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     match err.downcast_ref::<ClientError>()? {
         ClientError::Api { code, .. } => match code {
-            ErrorCode::PlanRequired => Some(
-                "this needs an Advanced (or Trial) subscription; a partner admin can change it with `castellan admin subscription set`",
-            ),
+            ErrorCode::PlanRequired => {
+                Some("a partner admin changes it with `castellan admin subscription set`")
+            }
             ErrorCode::SeatLimit => Some(
-                "every seat is taken (members plus open invitations); revoke an invitation or raise the seats with `castellan admin subscription set`",
+                "revoke an invitation (`castellan admin user revoke-invite`) or raise the seats (`castellan admin subscription set`)",
             ),
-            ErrorCode::Forbidden => Some("your role does not allow this"),
-            ErrorCode::TwoFactorSetupRequired => Some(
-                "your company requires two-step verification: run `castellan 2fa enable`",
-            ),
-            ErrorCode::PasswordChangeRequired => {
-                Some("a new master password is required: run `castellan change-password`")
-            }
-            ErrorCode::InvitationInvalid => {
-                Some("ask your administrator for a new invitation")
-            }
+            ErrorCode::TwoFactorSetupRequired => Some("run `castellan 2fa enable`"),
+            ErrorCode::PasswordChangeRequired => Some("run `castellan change-password`"),
             _ => None,
         },
         ClientError::TwoFactorRequired { .. } => Some(

@@ -27,7 +27,6 @@ fn account() -> UnlockedAccount {
                 key_version: 1,
             })
             .collect(),
-        shares: Default::default(),
     }
 }
 

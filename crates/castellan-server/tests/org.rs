@@ -1369,3 +1369,64 @@ async fn openapi_documents_the_organisation_endpoints() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_partner_admin_gets_every_customers_keys_and_loses_them_when_demoted() {
+    let mut w = world(settings()).await;
+    let second = quick_user(&w.s, "second@msp.example").await;
+    invite_and_accept(&w.s, &w.partner, &w.partner_admin, &second, RoleDto::Admin)
+        .await
+        .ok();
+    let confirm_path = format!("/companies/{}/members/{}/confirm", w.partner.id, second.id);
+
+    // Without the customers' keys the confirmation is refused and nothing changes.
+    let req = confirm_request(&w.partner, &w.partner_admin, &second, RoleDto::Admin);
+    let r = w.s.post(&confirm_path, w.partner_admin.t(), &req).await;
+    r.err(422, "invalid_value");
+    assert!(r.message().contains("all 1 customers"), "{}", r.message());
+    // Keys of a company that is not a customer of this partner are refused too.
+    let mut req = confirm_request(&w.partner, &w.partner_admin, &second, RoleDto::Admin);
+    req.customer_key_grants = vec![KeyGrantDto {
+        company_id: w.partner.id,
+        user_id: second.id,
+        sealed: w.partner.grant(&second),
+    }];
+    w.s.post(&confirm_path, w.partner_admin.t(), &req)
+        .await
+        .err(422, "invalid_value");
+    let grants: KeyGrantListResponse = w.s.get("/me/key-grants", second.t()).await.json();
+    assert!(grants.grants.is_empty());
+
+    let mut req = confirm_request(&w.partner, &w.partner_admin, &second, RoleDto::Admin);
+    req.customer_key_grants = vec![KeyGrantDto {
+        company_id: w.c1.id,
+        user_id: second.id,
+        sealed: w.c1.grant(&second),
+    }];
+    w.s.post(&confirm_path, w.partner_admin.t(), &req)
+        .await
+        .ok();
+    w.partner.everyone.version += 1;
+    w.partner.everyone.members.push(second.id);
+    let grants: KeyGrantListResponse = w.s.get("/me/key-grants", second.t()).await.json();
+    let mut companies: Vec<Uuid> = grants.grants.iter().map(|g| g.company_id).collect();
+    companies.sort();
+    let mut expected = vec![w.partner.id, w.c1.id];
+    expected.sort();
+    assert_eq!(companies, expected);
+
+    // Demoted to technician: no keys of the partner or of any customer remain.
+    w.s.patch(
+        &format!("/companies/{}/members/{}", w.partner.id, second.id),
+        w.partner_admin.t(),
+        &UpdateMemberRequest {
+            role: Some(RoleDto::Technician),
+            cert: Some(w.partner.cert(&second, RoleDto::Technician, &w.partner_admin)),
+            ..Default::default()
+        },
+    )
+    .await
+    .ok();
+    let grants: KeyGrantListResponse = w.s.get("/me/key-grants", second.t()).await.json();
+    assert!(grants.grants.is_empty(), "{:?}", grants.grants);
+}

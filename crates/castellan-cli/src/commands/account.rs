@@ -108,8 +108,10 @@ pub async fn register(ctx: &Ctx, args: AccountArgs) -> Result<()> {
         }
         if let Some(j) = &joined {
             println!(
-                "You joined {} as {:?}; an administrator confirms you next. Company key fingerprint: {}",
-                j.company_name, j.role, j.fingerprint
+                "You joined {} as {}; an administrator confirms you next. Company key fingerprint: {}",
+                j.company_name,
+                super::admin::lower(j.role),
+                j.fingerprint
             );
         }
     }

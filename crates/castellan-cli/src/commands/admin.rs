@@ -33,7 +33,7 @@ fn role(r: RoleArg) -> RoleDto {
     }
 }
 
-fn lower<T: serde::Serialize>(v: T) -> String {
+pub(crate) fn lower<T: serde::Serialize>(v: T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -464,6 +464,20 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
             )
             .await?;
         }
+        UserCommand::SetRole {
+            email,
+            role: r,
+            company,
+        } => {
+            let c = s.resolve_company(company.as_deref()).await?;
+            let id = s.set_role(c.id, &email, role(r)).await?;
+            let r = role(r);
+            done(
+                ctx,
+                json!({"user_id": id, "email": email, "company_id": c.id, "role": r}),
+                format!("{email} is now {} of {}.", lower(r), c.name),
+            );
+        }
         UserCommand::RequirePasswordChange { email, company } => {
             member_update(
                 ctx,
@@ -631,11 +645,12 @@ async fn group(ctx: &Ctx, cmd: GroupCommand) -> Result<()> {
                 print_json(&serde_json::to_value(&list)?);
             } else {
                 for g in &list {
+                    let n = g.members.len();
                     println!(
-                        "{}  {} ({} members): {}",
+                        "{}  {} ({n} member{}): {}",
                         g.id,
                         g.name,
-                        g.members.len(),
+                        if n == 1 { "" } else { "s" },
                         g.members.join(", ")
                     );
                 }

@@ -884,14 +884,18 @@ impl OrgSession {
             &[(m.user_id, member_enc)],
             &[],
         )?;
-        let key_grant = if preview.role == RoleDto::Admin {
-            Some(Bytes(keys.seal_company_grant(
-                &member_enc,
-                cid,
-                m.user_id,
-            )?))
+        let (key_grant, customer_key_grants) = if preview.role == RoleDto::Admin {
+            (
+                Some(Bytes(keys.seal_company_grant(
+                    &member_enc,
+                    cid,
+                    m.user_id,
+                )?)),
+                self.customer_grants_for(cid, m.user_id, &member_enc)
+                    .await?,
+            )
         } else {
-            None
+            (None, Vec::new())
         };
         self.api
             .confirm_member(
@@ -901,6 +905,7 @@ impl OrgSession {
                     cert: sign(&keys.signing, statement::MEMBER_CERT, &body),
                     key_grant,
                     everyone_roster,
+                    customer_key_grants,
                 },
             )
             .await
@@ -969,6 +974,81 @@ impl OrgSession {
             roster: sign(&company.signing, statement::GROUP_ROSTER, &body),
             grants,
         })
+    }
+
+    /// For a new admin of a partner: every customer's keys sealed to them, so they administer
+    /// all of the partner's customers (nothing for a customer company).
+    async fn customer_grants_for(
+        &self,
+        company_id: Uuid,
+        user_id: Uuid,
+        member_encryption_key: &[u8],
+    ) -> ClientResult<Vec<KeyGrantDto>> {
+        let company = self.api.company(company_id).await?;
+        if company.kind != CompanyKindDto::Partner {
+            return Ok(Vec::new());
+        }
+        let mut grants = Vec::new();
+        for customer in self.api.customers(company_id).await?.companies {
+            let (keys, _) = self.company_keys(customer.id).await?;
+            grants.push(KeyGrantDto {
+                company_id: customer.id,
+                user_id,
+                sealed: Bytes(keys.seal_company_grant(
+                    member_encryption_key,
+                    customer.id,
+                    user_id,
+                )?),
+            });
+        }
+        Ok(grants)
+    }
+
+    /// Changes a confirmed member's role: a new certificate for their already certified keys,
+    /// and for a new admin the company keys (and, in a partner, every customer's keys).
+    pub async fn set_role(
+        &self,
+        company_id: Uuid,
+        email: &str,
+        role: RoleDto,
+    ) -> ClientResult<Uuid> {
+        let (keys, public) = self.company_keys(company_id).await?;
+        let m = self.member_by_email(company_id, email).await?;
+        let certified = Self::certified_keys(&public, company_id, &m)?;
+        let body = MemberCertBody {
+            company_id,
+            user_id: m.user_id,
+            email: certified.email.clone(),
+            role,
+            signing_public_key: certified.signing_public_key.clone(),
+            encryption_public_key: certified.encryption_public_key.clone(),
+            serial: Uuid::new_v4(),
+            issued_at: now(),
+            issued_by: self.me(),
+        };
+        let enc = certified.encryption_public_key.as_slice();
+        let (key_grant, customer_key_grants) = if role == RoleDto::Admin {
+            (
+                Some(Bytes(keys.seal_company_grant(enc, company_id, m.user_id)?)),
+                self.customer_grants_for(company_id, m.user_id, enc).await?,
+            )
+        } else {
+            (None, Vec::new())
+        };
+        self.api
+            .update_member(
+                company_id,
+                m.user_id,
+                &UpdateMemberRequest {
+                    role: Some(role),
+                    cert: Some(sign(&keys.signing, statement::MEMBER_CERT, &body)),
+                    key_grant,
+                    customer_key_grants,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(m.user_id)
     }
 
     pub async fn update_member(

@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use castellan_store::{
-    CompanyRecord, KeyGrantRecord, MemberRecord, MemberStatus, MemberUpdate, Role, RosterWrite,
-    Store, StoreError,
+    CompanyKind, CompanyRecord, KeyGrantRecord, MemberRecord, MemberStatus, MemberUpdate, Role,
+    RosterWrite, Store, StoreError,
 };
 use castellan_types::{
     statement, AccountKeyset, ConfirmMemberRequest, ErrorBody, ErrorCode,
-    InvitationCreatedResponse, MemberCertBody, MemberDto, MemberListResponse, ResetMemberRequest,
-    RoleDto, UpdateMemberRequest,
+    InvitationCreatedResponse, KeyGrantDto, MemberCertBody, MemberDto, MemberListResponse,
+    ResetMemberRequest, RoleDto, UpdateMemberRequest,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -112,6 +112,64 @@ pub(crate) async fn list_members<S: Store>(
     Ok(Json(MemberListResponse { members }))
 }
 
+/// The customers' keys for an admin of a partner (every customer of the partner, sealed to
+/// `uid`); nothing for anyone else, who must send none.
+async fn customer_grants<S: Store>(
+    state: &Shared<S>,
+    company: &CompanyRecord,
+    uid: Uuid,
+    becomes_partner_admin: bool,
+    grants: &[KeyGrantDto],
+    granted_by: Uuid,
+    now: i64,
+) -> ApiResult<Vec<KeyGrantRecord>> {
+    if !becomes_partner_admin {
+        if !grants.is_empty() {
+            return Err(ApiError::invalid(
+                "customer_key_grants are only for an admin of a partner",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    let customers: HashSet<Uuid> = state
+        .store
+        .customers_of(company.id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut covered = HashSet::new();
+    let mut records = Vec::with_capacity(grants.len());
+    for g in grants {
+        if g.user_id != uid || !customers.contains(&g.company_id) {
+            return Err(ApiError::invalid(
+                "customer_key_grants must name this member and customers of this partner",
+            ));
+        }
+        if !covered.insert(g.company_id) {
+            return Err(ApiError::invalid(
+                "customer_key_grants names a customer twice",
+            ));
+        }
+        check_grant("a customer key grant", g.sealed.as_slice())?;
+        records.push(KeyGrantRecord {
+            company_id: g.company_id,
+            user_id: uid,
+            sealed: g.sealed.as_slice().to_vec(),
+            granted_by,
+            created_at: now,
+        });
+    }
+    if covered.len() != customers.len() {
+        return Err(ApiError::invalid(format!(
+            "an admin of a partner needs the keys of all {} customers: customer_key_grants covers {}",
+            customers.len(),
+            covered.len()
+        )));
+    }
+    Ok(records)
+}
+
 /// Confirms an accepted member: their certificate, the Everyone roster with them added (and
 /// their group grant), and for an admin the company keys sealed to them.
 #[utoipa::path(post, path = "/api/v1/companies/{cid}/members/{uid}/confirm", tag = "organisation", security(("bearer" = [])),
@@ -155,6 +213,16 @@ pub(crate) async fn confirm_member<S: Store>(
         }
         (None, _) => None,
     };
+    let customer_grants = customer_grants(
+        &state,
+        &company,
+        uid,
+        company.kind == CompanyKind::Partner && m.role == Role::Admin,
+        &req.customer_key_grants,
+        caller.user_id(),
+        now,
+    )
+    .await?;
     let everyone = state
         .store
         .groups_of(company.id)
@@ -213,16 +281,15 @@ pub(crate) async fn confirm_member<S: Store>(
         )
         .await?;
     if let Some(sealed) = grant {
-        state
-            .store
-            .put_key_grants(vec![KeyGrantRecord {
-                company_id: company.id,
-                user_id: uid,
-                sealed,
-                granted_by: caller.user_id(),
-                created_at: now,
-            }])
-            .await?;
+        let mut all = customer_grants;
+        all.push(KeyGrantRecord {
+            company_id: company.id,
+            user_id: uid,
+            sealed,
+            granted_by: caller.user_id(),
+            created_at: now,
+        });
+        state.store.put_key_grants(all).await?;
     }
     let confirmed = state
         .store
@@ -266,7 +333,7 @@ pub(crate) async fn update_member<S: Store>(
     let now = now();
     let m = member_of(&state, &company, uid).await?;
     if req.disabled.is_none() && req.require_password_change.is_none() && req.role.is_none() {
-        if req.cert.is_some() || req.key_grant.is_some() {
+        if req.cert.is_some() || req.key_grant.is_some() || !req.customer_key_grants.is_empty() {
             return Err(ApiError::invalid(
                 "a certificate or key grant comes only with a role change",
             ));
@@ -281,6 +348,7 @@ pub(crate) async fn update_member<S: Store>(
     let new_role = req.role.filter(|r| *r != role_dto(m.role));
     let mut cert = None;
     let mut grant = None;
+    let mut partner_grants = Vec::new();
     match new_role {
         Some(role) => {
             not_yourself(&caller, uid, "change the role of")?;
@@ -299,7 +367,17 @@ pub(crate) async fn update_member<S: Store>(
                     })?;
                     check_grant("the key grant", g.as_slice())?;
                     grant = Some(g.as_slice().to_vec());
-                } else if req.key_grant.is_some() {
+                    partner_grants = customer_grants(
+                        &state,
+                        &company,
+                        uid,
+                        company.kind == CompanyKind::Partner,
+                        &req.customer_key_grants,
+                        caller.user_id(),
+                        now,
+                    )
+                    .await?;
+                } else if req.key_grant.is_some() || !req.customer_key_grants.is_empty() {
                     return Err(ApiError::invalid(
                         "only admins get the company keys: send no key_grant",
                     ));
@@ -310,7 +388,10 @@ pub(crate) async fn update_member<S: Store>(
                 ));
             }
         }
-        None if req.cert.is_some() || req.key_grant.is_some() => {
+        None if req.cert.is_some()
+            || req.key_grant.is_some()
+            || !req.customer_key_grants.is_empty() =>
+        {
             return Err(ApiError::invalid(
                 "a certificate or key grant comes only with a role change",
             ));
@@ -322,6 +403,14 @@ pub(crate) async fn update_member<S: Store>(
     // someone who is not an admin.
     if demoted {
         state.store.delete_key_grant(company.id, uid).await?;
+        if company.kind == CompanyKind::Partner {
+            for customer in state.store.customers_of(company.id).await? {
+                match state.store.delete_key_grant(customer.id, uid).await {
+                    Ok(()) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
     }
     let updated = state
         .store
@@ -338,16 +427,15 @@ pub(crate) async fn update_member<S: Store>(
         )
         .await?;
     if let Some(sealed) = grant {
-        state
-            .store
-            .put_key_grants(vec![KeyGrantRecord {
-                company_id: company.id,
-                user_id: uid,
-                sealed,
-                granted_by: caller.user_id(),
-                created_at: now,
-            }])
-            .await?;
+        let mut all = partner_grants;
+        all.push(KeyGrantRecord {
+            company_id: company.id,
+            user_id: uid,
+            sealed,
+            granted_by: caller.user_id(),
+            created_at: now,
+        });
+        state.store.put_key_grants(all).await?;
     }
     if req.disabled == Some(true) && !m.disabled {
         state.store.revoke_other_sessions(uid, None, now).await?;

@@ -702,6 +702,7 @@ pub fn confirm_request(
             roster: c.everyone.roster(c, c.everyone.version + 1, &members),
             grants: vec![c.everyone.grant(member)],
         },
+        customer_key_grants: Vec::new(),
     }
 }
 
