@@ -87,6 +87,112 @@ pub enum Command {
     /// Two-step verification (TOTP) for logging in.
     #[command(name = "2fa", subcommand)]
     TwoFactor(TwoFactorCommand),
+    /// Share items and folders with users and groups of your company (shown to them under
+    /// "Shared folders").
+    #[command(subcommand)]
+    Share(ShareCommand),
+}
+
+/// SHARE is a share id or its name.
+#[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Create a share, move items and folders into it and give it to recipients.
+    Create {
+        /// The share's name (its folder under "Shared folders").
+        #[arg(long)]
+        name: String,
+        /// An item (id, unique id prefix or exact title) to move into the share; repeatable.
+        #[arg(long = "item", value_name = "ITEM")]
+        items: Vec<String>,
+        /// A folder path (Business, else Personal) to move in with its subfolders; repeatable.
+        #[arg(long = "folder", value_name = "PATH")]
+        folders: Vec<String>,
+        /// A user by email, with a role (default read-only): EMAIL[:ROLE]; repeatable.
+        #[arg(long = "to", value_name = "EMAIL[:ROLE]")]
+        to: Vec<String>,
+        /// A group by name, with a role (default read-only): NAME[:ROLE]; repeatable.
+        #[arg(long = "group", value_name = "NAME[:ROLE]")]
+        groups: Vec<String>,
+        /// Expiry: YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List my shares: owned, accepted and invitations.
+    List,
+    /// Show a share: recipients with their roles, versions, expiry.
+    Show { share: String },
+    /// Move items and folders into a share (owners and editors).
+    AddItems {
+        share: String,
+        #[arg(long = "item", value_name = "ITEM")]
+        items: Vec<String>,
+        #[arg(long = "folder", value_name = "PATH")]
+        folders: Vec<String>,
+    },
+    /// Move items out of a share, back to your Business profile (owners and editors).
+    RemoveItems {
+        share: String,
+        #[arg(long = "item", value_name = "ITEM", required = true)]
+        items: Vec<String>,
+    },
+    /// Give the share to a user or a group (owners).
+    AddRecipient {
+        share: String,
+        #[command(flatten)]
+        who: ShareWho,
+        #[arg(long, value_enum)]
+        role: ShareRoleArg,
+    },
+    /// Take the share away from a user or a group (owners). The share key is rotated and the
+    /// items they could read are listed: change those passwords.
+    RemoveRecipient {
+        share: String,
+        #[command(flatten)]
+        who: ShareWho,
+    },
+    /// Change a recipient's role (owners).
+    SetRole {
+        share: String,
+        #[command(flatten)]
+        who: ShareWho,
+        #[arg(long, value_enum)]
+        role: ShareRoleArg,
+    },
+    /// Set or clear the expiry (owners).
+    Expire {
+        share: String,
+        /// YYYY-MM-DD (end of that day, UTC) or an RFC 3339 time.
+        #[arg(long, conflicts_with = "never", required_unless_present = "never")]
+        at: Option<String>,
+        /// Remove the expiry.
+        #[arg(long)]
+        never: bool,
+    },
+    /// Accept a share offered to you (by id, see `share list`).
+    Accept { share: String },
+    /// Decline a share offered to you.
+    Decline { share: String },
+    /// Delete a share (owners): its items return to your Business profile.
+    Rm { share: String },
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct ShareWho {
+    /// A user of your company, by email.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of your company, by name.
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ShareRoleArg {
+    Owner,
+    Editor,
+    ReadOnly,
+    ReadOnlyHidden,
 }
 
 #[derive(Subcommand, Debug)]

@@ -27,6 +27,7 @@ fn account() -> UnlockedAccount {
                 key_version: 1,
             })
             .collect(),
+        shares: Default::default(),
     }
 }
 

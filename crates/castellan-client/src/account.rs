@@ -44,6 +44,9 @@ pub struct UnlockedAccount {
     pub signing: SigningKey,
     pub encryption: HpkePrivateKey,
     pub vaults: Vec<UnlockedVault>,
+    /// The share keys this account can use, verified (filled by sync and from the offline
+    /// cache; see `share`).
+    pub shares: crate::share::ShareRing,
 }
 
 impl std::fmt::Debug for UnlockedAccount {
@@ -244,6 +247,7 @@ pub fn open_account(
         signing,
         encryption,
         vaults,
+        shares: Default::default(),
     })
 }
 
@@ -576,6 +580,10 @@ pub async fn login_with(
         session_token: Some(finish.session_token.clone()),
         session_id: Some(finish.session_id),
         locked: false,
+        shares: existing
+            .as_ref()
+            .map(|s| s.shares.clone())
+            .unwrap_or_default(),
         org: existing.map(|s| s.org).unwrap_or_default(),
     };
     home.save_device(&state)?;

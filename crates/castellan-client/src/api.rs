@@ -646,6 +646,56 @@ impl ApiClient {
     }
 }
 
+/// Sharing (`castellan-types::shares`).
+impl ApiClient {
+    pub async fn share_directory(&self, company: Uuid) -> ClientResult<DirectoryResponse> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{company}/directory"),
+            None,
+        )
+        .await
+    }
+    pub async fn create_share(&self, req: &CreateShareRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, "/shares", Some(req)).await
+    }
+    pub async fn shares(&self) -> ClientResult<ShareListResponse> {
+        self.call::<(), _>(Method::GET, "/shares", None).await
+    }
+    pub async fn share(&self, id: Uuid) -> ClientResult<ShareDto> {
+        self.call::<(), _>(Method::GET, &format!("/shares/{id}"), None)
+            .await
+    }
+    pub async fn company_shares(&self, company: Uuid) -> ClientResult<ShareListResponse> {
+        self.call::<(), _>(Method::GET, &format!("/companies/{company}/shares"), None)
+            .await
+    }
+    pub async fn update_share_acl(&self, id: Uuid, req: &UpdateAclRequest) -> ClientResult<()> {
+        self.call_ok(Method::PUT, &format!("/shares/{id}/acl"), Some(req))
+            .await
+    }
+    pub async fn add_share_grants(&self, id: Uuid, req: &AddGrantsRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/shares/{id}/grants"), Some(req))
+            .await
+    }
+    pub async fn rotate_share(&self, id: Uuid, req: &RotateShareRequest) -> ClientResult<()> {
+        self.call_ok(Method::POST, &format!("/shares/{id}/rotate"), Some(req))
+            .await
+    }
+    pub async fn accept_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::POST, &format!("/shares/{id}/accept"), None)
+            .await
+    }
+    pub async fn decline_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::POST, &format!("/shares/{id}/decline"), None)
+            .await
+    }
+    pub async fn delete_share(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::DELETE, &format!("/shares/{id}"), None)
+            .await
+    }
+}
+
 fn short(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "connection refused or host unreachable".into()

@@ -30,6 +30,9 @@ const SCHEMA: &[&str] = &[
         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    // Shares this device can read: the verified state and the share key wrapped under the
+    // account key (JSON of `share::StoredShare`), so share objects open offline too.
+    "CREATE TABLE IF NOT EXISTS shares (id TEXT PRIMARY KEY, data TEXT NOT NULL)",
 ];
 
 /// A change made on this device that the server has not confirmed yet.
@@ -117,7 +120,11 @@ fn row_to_object(r: &sqlx::sqlite::SqliteRow) -> ClientResult<ObjectDto> {
         created_at: r.try_get("created_at").map_err(db_err)?,
         updated_at: r.try_get("updated_at").map_err(db_err)?,
         seq: r.try_get("seq").map_err(db_err)?,
-        author_id: None,
+        author_id: r
+            .try_get::<Option<String>, _>("author_id")
+            .map_err(db_err)?
+            .map(parse_id)
+            .transpose()?,
     })
 }
 
@@ -168,6 +175,19 @@ impl Cache {
                     path: path.display().to_string(),
                     detail: e.to_string(),
                 })?;
+        }
+        // Objects of shares carry their author (caches made before sharing lack the column).
+        let has_author =
+            sqlx::query("SELECT 1 FROM pragma_table_info('objects') WHERE name = 'author_id'")
+                .fetch_optional(&pool)
+                .await
+                .map_err(db_err)?
+                .is_some();
+        if !has_author {
+            sqlx::query("ALTER TABLE objects ADD COLUMN author_id TEXT")
+                .execute(&pool)
+                .await
+                .map_err(db_err)?;
         }
         Ok(Cache { pool })
     }
@@ -408,6 +428,36 @@ impl Cache {
         Ok(m)
     }
 
+    /// The stored shares as (id, JSON of `share::StoredShare`).
+    pub async fn shares(&self) -> ClientResult<Vec<(Uuid, String)>> {
+        let rows = sqlx::query("SELECT id, data FROM shares ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id =
+                Uuid::parse_str(&r.try_get::<String, _>("id").map_err(db_err)?).map_err(|e| {
+                    ClientError::CorruptState {
+                        path: CACHE_FILE.into(),
+                        detail: e.to_string(),
+                    }
+                })?;
+            out.push((id, r.try_get::<String, _>("data").map_err(db_err)?));
+        }
+        Ok(out)
+    }
+
+    /// Objects of one vault (a share), as synced.
+    pub async fn vault_objects(&self, vault_id: Uuid) -> ClientResult<Vec<ObjectDto>> {
+        let rows = sqlx::query("SELECT * FROM objects WHERE vault_id = $1 ORDER BY id")
+            .bind(vault_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(row_to_object).collect()
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -416,11 +466,12 @@ impl Cache {
 impl CacheTx<'_> {
     pub async fn put_object(&mut self, o: &ObjectDto, element: &[u8]) -> ClientResult<()> {
         sqlx::query(
-            "INSERT INTO objects (id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at, seq, element)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            "INSERT INTO objects (id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at, seq, element, author_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT(id) DO UPDATE SET vault_id = excluded.vault_id, kind = excluded.kind, version = excluded.version,
                trashed = excluded.trashed, key_wrap = excluded.key_wrap, overview = excluded.overview, details = excluded.details,
-               created_at = excluded.created_at, updated_at = excluded.updated_at, seq = excluded.seq, element = excluded.element",
+               created_at = excluded.created_at, updated_at = excluded.updated_at, seq = excluded.seq, element = excluded.element,
+               author_id = excluded.author_id",
         )
         .bind(o.id.to_string())
         .bind(o.vault_id.to_string())
@@ -434,6 +485,7 @@ impl CacheTx<'_> {
         .bind(o.updated_at)
         .bind(o.seq)
         .bind(element)
+        .bind(o.author_id.map(|a| a.to_string()))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -450,7 +502,7 @@ impl CacheTx<'_> {
     pub async fn put_objects(&mut self, objs: &[(&ObjectDto, [u8; 32])]) -> ClientResult<()> {
         for chunk in objs.chunks(500) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO objects (id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at, seq, element) ",
+                "INSERT INTO objects (id, vault_id, kind, version, trashed, key_wrap, overview, details, created_at, updated_at, seq, element, author_id) ",
             );
             q.push_values(chunk, |mut b, (o, el)| {
                 b.push_bind(o.id.to_string())
@@ -464,12 +516,14 @@ impl CacheTx<'_> {
                     .push_bind(o.created_at)
                     .push_bind(o.updated_at)
                     .push_bind(o.seq)
-                    .push_bind(el.to_vec());
+                    .push_bind(el.to_vec())
+                    .push_bind(o.author_id.map(|a| a.to_string()));
             });
             q.push(
                 " ON CONFLICT(id) DO UPDATE SET vault_id = excluded.vault_id, kind = excluded.kind, version = excluded.version,
                   trashed = excluded.trashed, key_wrap = excluded.key_wrap, overview = excluded.overview, details = excluded.details,
-                  created_at = excluded.created_at, updated_at = excluded.updated_at, seq = excluded.seq, element = excluded.element",
+                  created_at = excluded.created_at, updated_at = excluded.updated_at, seq = excluded.seq, element = excluded.element,
+                  author_id = excluded.author_id",
             );
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
             let mut s = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO seen (id, version) ");
@@ -606,6 +660,63 @@ impl CacheTx<'_> {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    pub async fn put_share(&mut self, id: Uuid, data: &str) -> ClientResult<()> {
+        sqlx::query("INSERT INTO shares (id, data) VALUES ($1, $2) ON CONFLICT(id) DO UPDATE SET data = excluded.data")
+            .bind(id.to_string())
+            .bind(data)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Forgets a share on this device: its stored state, its objects, its manifest state and
+    /// any change queued for it.
+    pub async fn drop_share(&mut self, id: Uuid) -> ClientResult<()> {
+        for q in [
+            "DELETE FROM shares WHERE id = $1",
+            "DELETE FROM objects WHERE vault_id = $1",
+        ] {
+            sqlx::query(q)
+                .bind(id.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("DELETE FROM meta WHERE key = $1")
+            .bind(format!("vault:{id}"))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM pending WHERE json_extract(target, '$.vault_id') = $1 OR (target IS NULL AND json_extract(base, '$.vault_id') = $1)")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Objects of one vault (ids and elements).
+    pub async fn vault_entries(&mut self, vault_id: Uuid) -> ClientResult<Vec<(Uuid, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT id, element FROM objects WHERE vault_id = $1")
+            .bind(vault_id.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id =
+                Uuid::parse_str(&r.try_get::<String, _>("id").map_err(db_err)?).map_err(|e| {
+                    ClientError::CorruptState {
+                        path: CACHE_FILE.into(),
+                        detail: e.to_string(),
+                    }
+                })?;
+            out.push((id, r.try_get::<Vec<u8>, _>("element").map_err(db_err)?));
+        }
+        Ok(out)
     }
 
     pub async fn remove_op(&mut self, op: i64) -> ClientResult<()> {

@@ -50,6 +50,10 @@ pub struct DeviceState {
     /// Pinned company keys and the highest verified policy per company (see `org::pins`).
     #[serde(default)]
     pub org: crate::org::pins::OrgPins,
+    /// The highest verified access list version per share and group roster versions (see
+    /// `share::pins`).
+    #[serde(default)]
+    pub shares: crate::share::pins::SharePins,
 }
 
 impl std::fmt::Debug for DeviceState {

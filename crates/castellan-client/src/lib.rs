@@ -12,6 +12,8 @@
 //!   concurrent edits.
 //! - [`org`]: the organisation (companies, members, groups, policies, 2FA, audit): company and
 //!   group keys, signed documents, pins, the verified policy, and the admin operations.
+//! - [`share`]: sharing: share keys, signed access lists, grants, share vaults in the sync, and
+//!   the share operations.
 //!
 //! Invariant: this crate never depends on the server crates (only as dev-dependencies for
 //! tests). Every ciphertext is opened with an associated-data context rebuilt from what the
@@ -31,6 +33,7 @@ pub mod manifest;
 pub mod merge;
 pub mod org;
 pub mod search;
+pub mod share;
 pub mod sync;
 pub mod vault;
 

@@ -67,13 +67,28 @@ pub async fn sync_with(
     account: &UnlockedAccount,
 ) -> ClientResult<SyncReport> {
     let _lock = SyncLock::acquire(home).await?;
-    Syncer {
+    // Shares first: which ones this account reads now, verified, with their keys. A share that
+    // fails verification is refused (and reported after the sync of everything else).
+    let share_error = match crate::share::refresh(home, cache, api, account).await {
+        Ok(_) => None,
+        Err(e) if is_offline(&e) => None,
+        Err(e) if api::is_unauthorized(&e) => return Err(ClientError::SessionExpired),
+        Err(e) => Some(e),
+    };
+    let report = Syncer {
         cache,
         api,
         account,
     }
     .run()
-    .await
+    .await?;
+    if !report.offline {
+        crate::share::ops::owner_duties(home, cache, api, account).await;
+    }
+    match share_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }
 
 struct SyncLock(std::fs::File);
@@ -226,10 +241,20 @@ impl Syncer<'_> {
         let mut sets = VaultSets {
             sets: BTreeMap::new(),
         };
-        for vault in &self.account.vaults {
-            let st = tx.vault_state(vault.id).await?;
-            sets.get(vault.id, &st)?;
+        let shares = self.account.shares.all();
+        for id in self
+            .account
+            .vaults
+            .iter()
+            .map(|v| v.id)
+            .chain(shares.iter().map(|s| s.id))
+        {
+            let st = tx.vault_state(id).await?;
+            sets.get(id, &st)?;
         }
+        // Share objects whose author is not a writer now (accepted only under a manifest signed
+        // by an owner: a key rotation keeps the authors of older objects).
+        let mut by_non_writers: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
         // The cached objects and high-water marks, loaded once unless only a few changes come.
         let mut known: std::collections::HashMap<Uuid, (Uuid, Vec<u8>)> = Default::default();
         let mut seen: std::collections::HashMap<Uuid, i64> = Default::default();
@@ -264,10 +289,21 @@ impl Syncer<'_> {
                     }
                 }
                 if self.account.vault_by_id(o.vault_id).is_none() {
-                    return Err(ClientError::integrity(format!(
-                        "object {} is in a vault this account does not have",
-                        o.id
-                    )));
+                    match self.account.shares.get(o.vault_id) {
+                        Some(share) => match o.author_id {
+                            Some(a) if share.is_writer(a) => {}
+                            Some(_) => by_non_writers.entry(o.vault_id).or_default().push(o.id),
+                            None => {
+                                return Err(ClientError::integrity(format!(
+                                    "share object {} has no author",
+                                    o.id
+                                )))
+                            }
+                        },
+                        // A share that became readable after this sync's share refresh: it is
+                        // fetched in full at the next sync.
+                        None => continue,
+                    }
                 }
                 if let Some(&v) = seen.get(&o.id) {
                     if o.version < v {
@@ -317,6 +353,59 @@ impl Syncer<'_> {
             if !page.has_more {
                 break;
             }
+        }
+        // Shares this device reads but never fetched: their objects predate the cursor, so
+        // fetch them in full (and replace whatever the cache held of them).
+        let mut fetched_now = Vec::new();
+        for share in shares.iter().filter(|s| !s.fetched) {
+            let listing = self.api.list_objects(Some(share.id)).await?;
+            for (id, el) in tx.vault_entries(share.id).await? {
+                let set = sets.get(share.id, &no_state)?;
+                set.0 -= 1;
+                set.1.remove(
+                    &SetElement::from_bytes(&el)
+                        .map_err(|_| ClientError::integrity("bad cached element"))?,
+                )?;
+                tx.delete_object(id).await?;
+                known.remove(&id);
+            }
+            let mut batch: Vec<(&ObjectDto, [u8; 32])> = Vec::new();
+            for o in &listing.objects {
+                if o.vault_id != share.id {
+                    return Err(ClientError::integrity(format!(
+                        "the server listed object {} of another vault as part of share {}",
+                        o.id, share.id
+                    )));
+                }
+                if let Some(v) = tx.seen(o.id).await? {
+                    if o.version < v {
+                        return Err(ClientError::integrity(format!(
+                            "object {} was rolled back from version {v} to {}",
+                            o.id, o.version
+                        )));
+                    }
+                }
+                match o.author_id {
+                    Some(a) if share.is_writer(a) => {}
+                    Some(_) => by_non_writers.entry(share.id).or_default().push(o.id),
+                    None => {
+                        return Err(ClientError::integrity(format!(
+                            "share object {} has no author",
+                            o.id
+                        )))
+                    }
+                }
+                let el = manifest::element(o);
+                let set = sets.get(share.id, &no_state)?;
+                set.0 += 1;
+                set.1.add(&el)?;
+                batch.push((o, el.to_bytes()));
+                known.insert(o.id, (o.vault_id, el.to_bytes().to_vec()));
+                listed.insert(o.id);
+                pulled += 1;
+            }
+            tx.put_objects(&batch).await?;
+            fetched_now.push(share.id);
         }
         if reset {
             if !loaded {
@@ -398,8 +487,60 @@ impl Syncer<'_> {
             };
             tx.set_vault_state(vault.id, &new_state).await?;
         }
+        for share in &shares {
+            let st = tx.vault_state(share.id).await?;
+            let (count, hash) = *sets.get(share.id, &st)?;
+            let what = format!("share {:?}", share.name);
+            let Some(m) = manifests.iter().find(|m| m.vault_id == share.id) else {
+                if st.counter > 0 || count != 0 {
+                    return Err(ClientError::integrity(format!(
+                        "the server did not send the manifest of the {what}"
+                    )));
+                }
+                continue;
+            };
+            let verified =
+                Manifest::verify_share(m.manifest.as_slice(), share.id, m.counter, |u| {
+                    share.writer_key(u)
+                })?;
+            if m.counter < st.counter {
+                return Err(ClientError::integrity(format!(
+                    "the server replayed an old state of the {what} (manifest {} after {})",
+                    m.counter, st.counter
+                )));
+            }
+            if verified.count != count || verified.set_hash.as_slice() != hash.to_bytes() {
+                return Err(ClientError::integrity(format!(
+                    "manifest mismatch: the {what}'s objects do not match its signed manifest ({} expected, {} received): objects were injected, dropped, duplicated or rolled back",
+                    verified.count, count
+                )));
+            }
+            if let Some(ids) = by_non_writers.get(&share.id) {
+                let signer_is_owner = verified.signer.is_some_and(|s| share.owners.contains(&s));
+                if !signer_is_owner {
+                    return Err(ClientError::integrity(format!(
+                        "the {what} contains {} object(s) written by someone who is not a writer of it ({})",
+                        ids.len(),
+                        ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+            tx.set_vault_state(
+                share.id,
+                &VaultSyncState {
+                    counter: m.counter,
+                    manifest: Some(m.manifest.clone()),
+                    count,
+                    set_hash: Bytes(hash.to_bytes().to_vec()),
+                },
+            )
+            .await?;
+        }
         tx.set_meta("cursor", &since.to_string()).await?;
         tx.commit().await?;
+        for id in fetched_now {
+            crate::share::mark_fetched(self.cache, self.account, id).await?;
+        }
         Ok(pulled)
     }
 
@@ -552,7 +693,18 @@ impl Syncer<'_> {
         for (v, st) in &states {
             let (count, hash) = sets[v];
             let counter = st.counter + 1;
-            let m = Manifest::sign(&self.account.signing, *v, counter, count, &hash);
+            let m = if self.account.shares.get(*v).is_some() {
+                Manifest::sign_share(
+                    &self.account.signing,
+                    self.account.user_id,
+                    *v,
+                    counter,
+                    count,
+                    &hash,
+                )
+            } else {
+                Manifest::sign(&self.account.signing, *v, counter, count, &hash)
+            };
             let blob = Bytes(m.to_bytes());
             manifests.push(ManifestDto {
                 vault_id: *v,
@@ -645,15 +797,13 @@ impl Syncer<'_> {
         let new_target = match target.kind {
             ObjectKindDto::Item => {
                 let (local, key) = codec::open_details(self.account, target)?;
-                let vault = self
-                    .account
-                    .vault_by_id(target.vault_id)
-                    .ok_or_else(|| ClientError::integrity("unknown vault"))?;
+                let vault = codec::vault_ref(self.account, target.vault_id)?;
+                let me = self.account.user_id;
                 match &remote {
                     None => {
                         // Deleted elsewhere while edited here: bring it back as it is here.
                         let (w, o, d) =
-                            codec::seal_item(self.account, vault, op.object_id, &key, 1, &local)?;
+                            codec::seal_item_in(&vault, me, op.object_id, &key, 1, &local)?;
                         ObjectDto {
                             version: 1,
                             key_wrap: w.into(),
@@ -673,7 +823,7 @@ impl Syncer<'_> {
                         if let Some(copy) = &merged.conflict_copy {
                             let id = Uuid::new_v4();
                             let k = SymmetricKey::generate();
-                            let (w, o, d) = codec::seal_item(self.account, vault, id, &k, 1, copy)?;
+                            let (w, o, d) = codec::seal_item_in(&vault, me, id, &k, 1, copy)?;
                             let dto = ObjectDto {
                                 id,
                                 version: 1,
@@ -686,9 +836,9 @@ impl Syncer<'_> {
                             self.cache.enqueue(id, None, Some(&dto), ts).await?;
                         }
                         let version = remote_dto.version + 1;
-                        let (w, o, d) = codec::seal_item(
-                            self.account,
-                            vault,
+                        let (w, o, d) = codec::seal_item_in(
+                            &vault,
+                            me,
                             op.object_id,
                             &remote_key,
                             version,
@@ -707,10 +857,7 @@ impl Syncer<'_> {
             }
             ObjectKindDto::Folder => {
                 let local = codec::open_folder(self.account, target)?.data;
-                let vault = self
-                    .account
-                    .vault_by_id(target.vault_id)
-                    .ok_or_else(|| ClientError::integrity("unknown vault"))?;
+                let vault = codec::vault_ref(self.account, target.vault_id)?;
                 let (data, version) = match &remote {
                     None => (local, 1),
                     Some(r) => {
@@ -734,7 +881,7 @@ impl Syncer<'_> {
                         (FolderData { name, parent_id }, r.version + 1)
                     }
                 };
-                let overview = codec::seal_folder(vault, op.object_id, version, &data)?;
+                let overview = codec::seal_folder_in(&vault, op.object_id, version, &data)?;
                 ObjectDto {
                     version,
                     overview: overview.into(),

@@ -38,6 +38,8 @@ pub struct ItemEntry {
     pub version: i64,
     pub trashed: bool,
     pub overview: ItemOverview,
+    /// The share the item is in (`None`: the account's own vaults).
+    pub share_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct FolderEntry {
     pub profile: VaultKindDto,
     pub version: i64,
     pub data: FolderData,
+    /// The share the folder is in (`None`: the account's own vaults).
+    pub share_id: Option<Uuid>,
 }
 
 /// Everything in the account, decrypted and verified.
@@ -54,6 +58,25 @@ pub struct FolderEntry {
 pub struct Snapshot {
     pub items: Vec<ItemEntry>,
     pub folders: Vec<FolderEntry>,
+    /// The shares whose objects are in the snapshot, by id.
+    pub shares: BTreeMap<Uuid, ShareInfo>,
+}
+
+/// A share as listed with the snapshot (its folder under "Shared folders").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShareInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub role: castellan_types::ShareRoleDto,
+}
+
+impl ShareInfo {
+    pub fn role_str(&self) -> &'static str {
+        crate::share::acl::role_str(self.role)
+    }
+    pub fn hides_secrets(&self) -> bool {
+        self.role == castellan_types::ShareRoleDto::ReadOnlyHidden
+    }
 }
 
 impl Snapshot {
@@ -61,8 +84,73 @@ impl Snapshot {
         self.folders.iter().find(|f| f.id == id)
     }
 
-    /// "A/B/C" for a folder id (the path within its profile).
+    /// The share an item or folder is in.
+    pub fn share_of(&self, share_id: Option<Uuid>) -> Option<&ShareInfo> {
+        share_id.and_then(|s| self.shares.get(&s))
+    }
+
+    /// "Shared folders/NAME" for a share.
+    pub fn share_root(&self, share_id: Uuid) -> String {
+        let name = self
+            .shares
+            .get(&share_id)
+            .map(|s| s.name.as_str())
+            .unwrap_or("?");
+        format!("{}/{name}", crate::share::SHARED_FOLDERS)
+    }
+
+    /// The display folder of an item: its folder path, under "Shared folders/NAME" in a share.
+    pub fn item_folder(&self, i: &ItemEntry) -> Option<String> {
+        match (i.share_id, i.overview.folder_id) {
+            (_, Some(f)) => Some(self.folder_path(f)),
+            (Some(s), None) => Some(self.share_root(s)),
+            (None, None) => None,
+        }
+    }
+
+    /// Resolves "Shared folders/NAME[/sub/path]" to (share, folder within it: `None` = its
+    /// root). `Ok(None)` when the path is not under "Shared folders".
+    pub fn find_shared(&self, path: &str) -> ClientResult<Option<(Uuid, Option<Uuid>)>> {
+        let segs = folder::split_path(path)?;
+        if segs.first().map(String::as_str) != Some(crate::share::SHARED_FOLDERS) {
+            return Ok(None);
+        }
+        let Some(name) = segs.get(1) else {
+            return Err(ClientError::Invalid(
+                "name a share: \"Shared folders/NAME\"".into(),
+            ));
+        };
+        let share = self
+            .shares
+            .values()
+            .find(|s| &s.name == name)
+            .ok_or_else(|| ClientError::NotFound(format!("no share named {name:?}")))?;
+        let mut parent: Option<Uuid> = None;
+        for seg in &segs[2..] {
+            let f = self
+                .folders
+                .iter()
+                .find(|f| {
+                    f.share_id == Some(share.id)
+                        && f.data.parent_id == parent
+                        && &f.data.name == seg
+                })
+                .ok_or_else(|| ClientError::NotFound(format!("no folder {path:?}")))?;
+            parent = Some(f.id);
+        }
+        Ok(Some((share.id, parent)))
+    }
+
+    /// "A/B/C" for a folder id (the path within its profile, or under "Shared folders/NAME").
     pub fn folder_path(&self, id: Uuid) -> String {
+        let inner = self.folder_path_inner(id);
+        match self.folder(id).and_then(|f| f.share_id) {
+            Some(s) => format!("{}/{inner}", self.share_root(s)),
+            None => inner,
+        }
+    }
+
+    fn folder_path_inner(&self, id: Uuid) -> String {
         let mut parts = Vec::new();
         let mut cur = Some(id);
         let mut guard = 0;
@@ -90,7 +178,10 @@ impl Snapshot {
         let mut found = None;
         for seg in &segs {
             let next = self.folders.iter().find(|f| {
-                f.profile == profile && f.data.parent_id == parent && f.data.name == *seg
+                f.share_id.is_none()
+                    && f.profile == profile
+                    && f.data.parent_id == parent
+                    && f.data.name == *seg
             });
             match next {
                 Some(f) => {
@@ -190,6 +281,7 @@ impl VaultSession {
     ) -> ClientResult<Self> {
         let api = ApiClient::new(&state.server)?.with_token(state.session_token.clone());
         let cache = Cache::open(home.dir()).await?;
+        crate::share::load_ring(&cache, &account).await?;
         Ok(VaultSession {
             home: home.clone(),
             state,
@@ -208,6 +300,19 @@ impl VaultSession {
 
     pub fn api(&self) -> &ApiClient {
         &self.api
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Queues a change of an object (used by the share operations).
+    pub(crate) async fn queue_change(
+        &self,
+        id: Uuid,
+        target: Option<ObjectDto>,
+    ) -> ClientResult<()> {
+        self.queue(id, target).await
     }
 
     pub fn cache(&self) -> &Cache {
@@ -320,12 +425,17 @@ impl VaultSession {
 
     /// Everything in the local view, without contacting the server.
     pub async fn local_snapshot(&self) -> ClientResult<Snapshot> {
-        let view = self.view().await?;
+        let mut view = self.view().await?;
+        // Objects of a share this device no longer opens are not part of the account.
+        view.retain(|o| {
+            self.account.vault_by_id(o.vault_id).is_some()
+                || self.account.shares.get(o.vault_id).is_some()
+        });
         codec::decrypt_snapshot(&self.account, &SeenVersions::default(), &view)
     }
 
     /// Reads one item with all its fields (from the local view; sync first for fresh data).
-    pub async fn get_item(&mut self, id: Uuid) -> ClientResult<(ItemEntry, ItemData)> {
+    pub async fn get_item(&self, id: Uuid) -> ClientResult<(ItemEntry, ItemData)> {
         let o = self.view_object(id).await?;
         if o.kind != ObjectKindDto::Item {
             return Err(ClientError::NotFound(format!(
@@ -357,10 +467,20 @@ impl VaultSession {
         trashed: bool,
         sealed: (Vec<u8>, Vec<u8>, Vec<u8>),
     ) -> ObjectDto {
+        Self::item_dto_in(vault.id, id, version, trashed, sealed)
+    }
+
+    pub(crate) fn item_dto_in(
+        vault_id: Uuid,
+        id: Uuid,
+        version: i64,
+        trashed: bool,
+        sealed: (Vec<u8>, Vec<u8>, Vec<u8>),
+    ) -> ObjectDto {
         let ts = now();
         ObjectDto {
             id,
-            vault_id: vault.id,
+            vault_id,
             kind: ObjectKindDto::Item,
             version,
             trashed,
@@ -429,6 +549,24 @@ impl VaultSession {
             data.trashed = t;
         }
         data.updated_at = now();
+        if let Some(share) = self.account.shares.get(o.vault_id) {
+            crate::share::ops::require_writer(&share)?;
+            if to_profile.is_some() {
+                return Err(ClientError::Invalid(format!(
+                    "the item is in the share {:?}; take it out with `castellan share remove-items`",
+                    share.name
+                )));
+            }
+            let version = self.next_version(id).await?;
+            let me = self.account.user_id;
+            let vref = codec::VaultRef::Share(share);
+            let sealed = codec::seal_item_in(&vref, me, id, &key, version, &data)?;
+            let mut dto = Self::item_dto_in(vref.id(), id, version, data.trashed, sealed);
+            dto.created_at = o.created_at;
+            dto.author_id = Some(me);
+            self.queue(id, Some(dto)).await?;
+            return Ok((data, version));
+        }
         let target = match to_profile {
             Some(p) => self.account.vault(p)?,
             None => self.vault_for(o.vault_id)?,
@@ -460,6 +598,9 @@ impl VaultSession {
     /// Deletes an item for good (it must be in the trash, or `force`).
     pub async fn purge_item(&mut self, id: Uuid, force: bool) -> ClientResult<()> {
         let o = self.view_object(id).await?;
+        if let Some(share) = self.account.shares.get(o.vault_id) {
+            crate::share::ops::require_writer(&share)?;
+        }
         if !o.trashed && !force {
             return Err(ClientError::Invalid(
                 "only items in the trash can be deleted for good; move it to the trash first"
@@ -478,6 +619,10 @@ impl VaultSession {
             .items
             .iter()
             .filter(|i| i.trashed)
+            .filter(|i| {
+                i.share_id
+                    .is_none_or(|sid| self.account.shares.get(sid).is_some_and(|s| s.can_write()))
+            })
             .map(|i| i.id)
             .collect();
         for id in &trashed {
@@ -496,8 +641,12 @@ impl VaultSession {
         data: &FolderData,
     ) -> ClientResult<()> {
         let version = self.next_version(id).await?;
-        let vault = self.vault_for(vault_id)?;
-        let overview = codec::seal_folder(vault, id, version, data)?;
+        let vault = codec::vault_ref(&self.account, vault_id)?;
+        if let Some(share) = vault.share() {
+            crate::share::ops::require_writer(share)?;
+        }
+        let overview = codec::seal_folder_in(&vault, id, version, data)?;
+        let author_id = vault.share().map(|_| self.account.user_id);
         let ts = now();
         let dto = ObjectDto {
             id,
@@ -511,7 +660,7 @@ impl VaultSession {
             created_at: ts,
             updated_at: ts,
             seq: 0,
-            author_id: None,
+            author_id,
         };
         self.queue(id, Some(dto)).await
     }
@@ -530,7 +679,12 @@ impl VaultSession {
             let existing = snap
                 .folders
                 .iter()
-                .find(|f| f.profile == profile && f.data.parent_id == parent && f.data.name == seg)
+                .find(|f| {
+                    f.share_id.is_none()
+                        && f.profile == profile
+                        && f.data.parent_id == parent
+                        && f.data.name == seg
+                })
                 .map(|f| f.id);
             let id = match existing {
                 Some(id) => id,
@@ -547,6 +701,7 @@ impl VaultSession {
                         profile,
                         version: 1,
                         data,
+                        share_id: None,
                     });
                     id
                 }
@@ -591,7 +746,8 @@ impl VaultSession {
         except: Uuid,
     ) -> bool {
         snap.folders.iter().any(|f| {
-            f.profile == profile
+            f.share_id.is_none()
+                && f.profile == profile
                 && f.data.parent_id == parent
                 && f.data.name == name
                 && f.id != except
@@ -748,7 +904,7 @@ impl VaultSession {
         let mut out: Vec<(VaultKindDto, String, Uuid)> = snap
             .folders
             .iter()
-            .filter(|f| profile.is_none_or(|p| p == f.profile))
+            .filter(|f| profile.is_none_or(|p| p == f.profile && f.share_id.is_none()))
             .map(|f| (f.profile, snap.folder_path(f.id), f.id))
             .collect();
         out.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
@@ -794,22 +950,96 @@ pub fn by_profile(items: &[ItemEntry]) -> BTreeMap<&'static str, Vec<&ItemEntry>
 /// asked for), never from a field the server could choose freely.
 pub mod codec {
     use super::*;
+    use crate::share::UnlockedShare;
+    use std::sync::Arc;
 
-    fn vault_for(acct: &UnlockedAccount, id: Uuid) -> ClientResult<&UnlockedVault> {
-        acct.vault_by_id(id)
+    /// The vault an object lives in: one of the account's own, or a share.
+    pub enum VaultRef<'a> {
+        Own(&'a UnlockedVault),
+        Share(Arc<UnlockedShare>),
+    }
+
+    impl VaultRef<'_> {
+        pub fn id(&self) -> Uuid {
+            match self {
+                VaultRef::Own(v) => v.id,
+                VaultRef::Share(s) => s.id,
+            }
+        }
+        pub fn key(&self) -> &SymmetricKey {
+            match self {
+                VaultRef::Own(v) => &v.key,
+                VaultRef::Share(s) => &s.key,
+            }
+        }
+        pub fn key_id(&self) -> Uuid {
+            match self {
+                VaultRef::Own(v) => v.key_id(),
+                VaultRef::Share(s) => s.key_id(),
+            }
+        }
+        pub fn key_version(&self) -> u64 {
+            match self {
+                VaultRef::Own(v) => v.key_version,
+                VaultRef::Share(s) => s.key_version.max(0) as u64,
+            }
+        }
+        /// The organisation field of the contexts: nil for own vaults, the company for shares.
+        pub fn org(&self) -> Uuid {
+            match self {
+                VaultRef::Own(_) => Uuid::nil(),
+                VaultRef::Share(s) => s.company_id,
+            }
+        }
+        /// The profile shown: shares are company data.
+        pub fn profile(&self) -> VaultKindDto {
+            match self {
+                VaultRef::Own(v) => v.kind,
+                VaultRef::Share(_) => VaultKindDto::Business,
+            }
+        }
+        pub fn share(&self) -> Option<&Arc<UnlockedShare>> {
+            match self {
+                VaultRef::Own(_) => None,
+                VaultRef::Share(s) => Some(s),
+            }
+        }
+        pub fn share_id(&self) -> Option<Uuid> {
+            self.share().map(|s| s.id)
+        }
+    }
+
+    pub fn vault_ref(acct: &UnlockedAccount, id: Uuid) -> ClientResult<VaultRef<'_>> {
+        if let Some(v) = acct.vault_by_id(id) {
+            return Ok(VaultRef::Own(v));
+        }
+        acct.shares
+            .get(id)
+            .map(VaultRef::Share)
             .ok_or_else(|| ClientError::integrity(format!("object in unknown vault {id}")))
     }
 
-    fn item_key(vault: &UnlockedVault, o: &ObjectDto) -> ClientResult<SymmetricKey> {
+    /// Who wrote an object, as its contexts name it: me in my own vaults; in a share, the
+    /// author the server recorded (the envelopes fail to open if that is not who sealed them).
+    fn author(acct: &UnlockedAccount, vault: &VaultRef<'_>, o: &ObjectDto) -> ClientResult<Uuid> {
+        match vault {
+            VaultRef::Own(_) => Ok(acct.user_id),
+            VaultRef::Share(_) => o.author_id.ok_or_else(|| {
+                ClientError::integrity(format!("share object {} has no author", o.id))
+            }),
+        }
+    }
+
+    fn item_key(vault: &VaultRef<'_>, o: &ObjectDto) -> ClientResult<SymmetricKey> {
         let ctx = Context::item_key_wrap(
-            Uuid::nil(),
-            vault.id,
+            vault.org(),
+            vault.id(),
             o.id,
-            vault.key_version,
+            vault.key_version(),
             ITEM_KEY_VERSION,
         );
         Ok(crypto::unwrap_key(
-            &vault.key,
+            vault.key(),
             vault.key_id(),
             &ctx,
             o.key_wrap.as_slice(),
@@ -817,7 +1047,8 @@ pub mod codec {
     }
 
     fn item_ctx(
-        acct: &UnlockedAccount,
+        org: Uuid,
+        author: Uuid,
         overview: bool,
         vault_id: Uuid,
         item_id: Uuid,
@@ -825,33 +1056,20 @@ pub mod codec {
     ) -> Context {
         let v = version.max(0) as u64;
         if overview {
-            Context::item_overview(
-                Uuid::nil(),
-                vault_id,
-                item_id,
-                v,
-                SCHEMA_VERSION,
-                acct.user_id,
-            )
+            Context::item_overview(org, vault_id, item_id, v, SCHEMA_VERSION, author)
         } else {
-            Context::item_details(
-                Uuid::nil(),
-                vault_id,
-                item_id,
-                v,
-                SCHEMA_VERSION,
-                acct.user_id,
-            )
+            Context::item_details(org, vault_id, item_id, v, SCHEMA_VERSION, author)
         }
     }
 
     pub fn open_overview(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<ItemEntry> {
-        let vault = vault_for(acct, o.vault_id)?;
-        let key = item_key(vault, o)?;
+        let vault = vault_ref(acct, o.vault_id)?;
+        let key = item_key(&vault, o)?;
+        let author = author(acct, &vault, o)?;
         let pt = crypto::open(
             &key,
             item_key_id(o.id, ITEM_KEY_VERSION),
-            &item_ctx(acct, true, o.vault_id, o.id, o.version),
+            &item_ctx(vault.org(), author, true, o.vault_id, o.id, o.version),
             o.overview.as_slice(),
         )?;
         let overview: ItemOverview = serde_json::from_slice(&pt).map_err(|_| {
@@ -866,10 +1084,11 @@ pub mod codec {
         Ok(ItemEntry {
             id: o.id,
             vault_id: o.vault_id,
-            profile: vault.kind,
+            profile: vault.profile(),
             version: o.version,
             trashed: o.trashed,
             overview,
+            share_id: vault.share_id(),
         })
     }
 
@@ -878,12 +1097,13 @@ pub mod codec {
         acct: &UnlockedAccount,
         o: &ObjectDto,
     ) -> ClientResult<(ItemData, SymmetricKey)> {
-        let vault = vault_for(acct, o.vault_id)?;
-        let key = item_key(vault, o)?;
+        let vault = vault_ref(acct, o.vault_id)?;
+        let key = item_key(&vault, o)?;
+        let author = author(acct, &vault, o)?;
         let pt = crypto::open(
             &key,
             item_key_id(o.id, ITEM_KEY_VERSION),
-            &item_ctx(acct, false, o.vault_id, o.id, o.version),
+            &item_ctx(vault.org(), author, false, o.vault_id, o.id, o.version),
             o.details.as_slice(),
         )?;
         let data = serde_json::from_slice(&pt)
@@ -892,17 +1112,21 @@ pub mod codec {
     }
 
     pub fn open_folder(acct: &UnlockedAccount, o: &ObjectDto) -> ClientResult<FolderEntry> {
-        let vault = vault_for(acct, o.vault_id)?;
-        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, o.id, o.version.max(0) as u64);
-        let pt = crypto::open(&vault.key, vault.key_id(), &ctx, o.overview.as_slice())?;
+        let vault = vault_ref(acct, o.vault_id)?;
+        if vault.share().is_some() {
+            author(acct, &vault, o)?;
+        }
+        let ctx = Context::folder_metadata(vault.org(), vault.id(), o.id, o.version.max(0) as u64);
+        let pt = crypto::open(vault.key(), vault.key_id(), &ctx, o.overview.as_slice())?;
         let data: FolderData = serde_json::from_slice(&pt)
             .map_err(|_| ClientError::integrity(format!("folder {} is unreadable", o.id)))?;
         Ok(FolderEntry {
             id: o.id,
             vault_id: o.vault_id,
-            profile: vault.kind,
+            profile: vault.profile(),
             version: o.version,
             data,
+            share_id: vault.share_id(),
         })
     }
 
@@ -915,30 +1139,51 @@ pub mod codec {
         version: i64,
         data: &ItemData,
     ) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
-        let wrap_ctx = Context::item_key_wrap(
-            Uuid::nil(),
-            vault.id,
+        seal_item_in(
+            &VaultRef::Own(vault),
+            acct.user_id,
             item_id,
-            vault.key_version,
+            key,
+            version,
+            data,
+        )
+    }
+
+    /// Seals an item in any vault, naming `author` as its writer (me, except when an owner
+    /// re-wraps a share's objects at a key rotation: their authors stay).
+    pub fn seal_item_in(
+        vault: &VaultRef<'_>,
+        author: Uuid,
+        item_id: Uuid,
+        key: &SymmetricKey,
+        version: i64,
+        data: &ItemData,
+    ) -> ClientResult<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let wrap_ctx = Context::item_key_wrap(
+            vault.org(),
+            vault.id(),
+            item_id,
+            vault.key_version(),
             ITEM_KEY_VERSION,
         );
-        let key_wrap = crypto::wrap_key(&vault.key, vault.key_id(), &wrap_ctx, key);
+        let key_wrap = crypto::wrap_key(vault.key(), vault.key_id(), &wrap_ctx, key);
         let kid = item_key_id(item_id, ITEM_KEY_VERSION);
         let ov = serde_json::to_vec(&data.overview())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let det = zeroize::Zeroizing::new(
             serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?,
         );
+        let org = vault.org();
         let overview = crypto::seal(
             key,
             kid,
-            &item_ctx(acct, true, vault.id, item_id, version),
+            &item_ctx(org, author, true, vault.id(), item_id, version),
             &ov,
         );
         let details = crypto::seal(
             key,
             kid,
-            &item_ctx(acct, false, vault.id, item_id, version),
+            &item_ctx(org, author, false, vault.id(), item_id, version),
             &det,
         );
         Ok((key_wrap, overview, details))
@@ -950,9 +1195,18 @@ pub mod codec {
         version: i64,
         data: &FolderData,
     ) -> ClientResult<Vec<u8>> {
-        let ctx = Context::folder_metadata(Uuid::nil(), vault.id, id, version.max(0) as u64);
+        seal_folder_in(&VaultRef::Own(vault), id, version, data)
+    }
+
+    pub fn seal_folder_in(
+        vault: &VaultRef<'_>,
+        id: Uuid,
+        version: i64,
+        data: &FolderData,
+    ) -> ClientResult<Vec<u8>> {
+        let ctx = Context::folder_metadata(vault.org(), vault.id(), id, version.max(0) as u64);
         let pt = serde_json::to_vec(data).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok(crypto::seal(&vault.key, vault.key_id(), &ctx, &pt))
+        Ok(crypto::seal(vault.key(), vault.key_id(), &ctx, &pt))
     }
 
     /// Decrypts a listing. Objects older than a version already seen (`seen`) count as
@@ -965,6 +1219,21 @@ pub mod codec {
         let mut snap = Snapshot {
             items: Vec::with_capacity(objects.len()),
             folders: Vec::new(),
+            shares: acct
+                .shares
+                .all()
+                .iter()
+                .map(|s| {
+                    (
+                        s.id,
+                        ShareInfo {
+                            id: s.id,
+                            name: s.name.clone(),
+                            role: s.role,
+                        },
+                    )
+                })
+                .collect(),
         };
         let mut bad: Vec<(Uuid, String)> = Vec::new();
         for o in objects {

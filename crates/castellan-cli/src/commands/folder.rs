@@ -9,7 +9,30 @@ use super::{profile, Ctx};
 use crate::cli::{FolderCommand, ItemsChoice};
 use crate::output::print_json;
 
+/// Folder commands change the user's own folders; a share's folder is named after the share
+/// and managed with `castellan share` (recipients can never rename it).
+fn refuse_shared(path: &str) -> Result<()> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segs.first() == Some(&castellan_client::share::SHARED_FOLDERS) {
+        if segs.len() <= 2 {
+            bail!(castellan_client::share::ops::forbidden(
+                "a share's folder always has the share's name and cannot be renamed, moved or deleted here (owners manage shares with `castellan share`)"
+            ));
+        }
+        bail!(ClientError::Invalid(
+            "folders inside a share are changed by moving items with `castellan share add-items` / `remove-items`".into()
+        ));
+    }
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx, cmd: FolderCommand) -> Result<()> {
+    match &cmd {
+        FolderCommand::Rename { path, .. }
+        | FolderCommand::Mv { path, .. }
+        | FolderCommand::Rm { path, .. } => refuse_shared(path)?,
+        _ => {}
+    }
     let mut s = ctx.session().await?;
     match cmd {
         FolderCommand::Add { path, profile: p } => {

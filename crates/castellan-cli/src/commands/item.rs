@@ -126,17 +126,30 @@ fn status_cell(s: SyncStatus) -> String {
     format!("\x1b[{colour}m●\x1b[0m {}", s.as_str())
 }
 
+/// "shared" for items of a share, else the profile.
+fn profile_label(i: &ItemEntry) -> &'static str {
+    if i.share_id.is_some() {
+        "shared"
+    } else {
+        i.profile.as_str()
+    }
+}
+
 fn entry_json(snap: &Snapshot, st: &Statuses, i: &ItemEntry) -> Value {
+    let share = snap.share_of(i.share_id);
     json!({
         "id": i.id,
-        "profile": i.profile.as_str(),
+        "profile": profile_label(i),
+        "share_id": i.share_id,
+        "share": share.map(|s| s.name.clone()),
+        "share_role": share.map(|s| s.role_str()),
         "type": i.overview.item_type.as_str(),
         "title": i.overview.title,
         "username": i.overview.username,
         "urls": i.overview.urls,
         "tags": i.overview.tags,
         "favorite": i.overview.favorite,
-        "folder": i.overview.folder_id.map(|f| snap.folder_path(f)),
+        "folder": snap.item_folder(i),
         "folder_id": i.overview.folder_id,
         "trashed": i.trashed,
         "version": i.version,
@@ -145,14 +158,55 @@ fn entry_json(snap: &Snapshot, st: &Statuses, i: &ItemEntry) -> Value {
     })
 }
 
+/// Whether the item is in a share whose role hides passwords and hidden fields from me.
+fn hides_secrets(snap: Option<&Snapshot>, e: &ItemEntry) -> bool {
+    e.share_id.is_some()
+        && snap
+            .and_then(|s| s.share_of(e.share_id))
+            .is_none_or(|s| s.hides_secrets())
+}
+
+/// A copy of the item without secret and hidden fields (read-only-hidden shares).
+fn redacted(d: &ItemData) -> ItemData {
+    let mut d = d.clone();
+    let secret: Vec<String> = d
+        .item_type
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Secret | FieldKind::Totp))
+        .map(|f| f.name.to_string())
+        .collect();
+    for k in secret {
+        if d.fields.contains_key(&k) {
+            d.fields.insert(k, "(hidden)".into());
+        }
+    }
+    for c in d.custom_fields.iter_mut().filter(|c| c.hidden) {
+        c.value = "(hidden)".into();
+    }
+    d.password_history.clear();
+    d
+}
+
 fn item_json(snap: Option<&Snapshot>, e: &ItemEntry, d: &ItemData) -> Value {
+    let hidden;
+    let d = if hides_secrets(snap, e) {
+        hidden = redacted(d);
+        &hidden
+    } else {
+        d
+    };
     let mut m = Map::new();
     // Type fields first, so the fixed keys below always win over a same-named field.
     for (k, v) in &d.fields {
         m.insert(k.clone(), json!(v));
     }
     m.insert("id".into(), json!(e.id));
-    m.insert("profile".into(), json!(e.profile.as_str()));
+    m.insert("profile".into(), json!(profile_label(e)));
+    if let Some(sh) = snap.and_then(|s| s.share_of(e.share_id)) {
+        m.insert("share".into(), json!(sh.name));
+        m.insert("share_role".into(), json!(sh.role_str()));
+    }
     m.insert("type".into(), json!(d.item_type.as_str()));
     m.insert("title".into(), json!(d.title));
     m.insert("fields".into(), json!(d.fields));
@@ -160,10 +214,7 @@ fn item_json(snap: Option<&Snapshot>, e: &ItemEntry, d: &ItemData) -> Value {
     m.insert("notes".into(), json!(d.notes));
     m.insert("tags".into(), json!(d.tags));
     m.insert("favorite".into(), json!(d.favorite));
-    m.insert(
-        "folder".into(),
-        json!(snap.and_then(|s| d.folder_id.map(|f| s.folder_path(f)))),
-    );
+    m.insert("folder".into(), json!(snap.and_then(|s| s.item_folder(e))));
     m.insert("folder_id".into(), json!(d.folder_id));
     m.insert("trashed".into(), json!(e.trashed));
     m.insert("version".into(), json!(e.version));
@@ -177,16 +228,27 @@ fn item_json(snap: Option<&Snapshot>, e: &ItemEntry, d: &ItemData) -> Value {
 }
 
 fn print_item_text(snap: &Snapshot, e: &ItemEntry, d: &ItemData, reveal: bool) {
-    println!(
-        "{}  ({}, {} profile{})",
-        d.title,
-        d.item_type.as_str(),
-        e.profile.as_str(),
-        if e.trashed { ", in trash" } else { "" }
-    );
+    let hidden = hides_secrets(Some(snap), e);
+    let reveal = reveal && !hidden;
+    match snap.share_of(e.share_id) {
+        Some(sh) => println!(
+            "{}  ({}, shared as {}{})",
+            d.title,
+            d.item_type.as_str(),
+            sh.role_str(),
+            if e.trashed { ", in trash" } else { "" }
+        ),
+        None => println!(
+            "{}  ({}, {} profile{})",
+            d.title,
+            d.item_type.as_str(),
+            e.profile.as_str(),
+            if e.trashed { ", in trash" } else { "" }
+        ),
+    }
     println!("  id:        {}", e.id);
-    if let Some(f) = d.folder_id {
-        println!("  folder:    {}", snap.folder_path(f));
+    if let Some(f) = snap.item_folder(e) {
+        println!("  folder:    {f}");
     }
     for spec in d.item_type.fields() {
         if let Some(v) = d.fields.get(spec.name) {
@@ -262,7 +324,12 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
             let snap = s.snapshot().await?;
             let statuses = s.statuses().await?;
             let want_type = item_type.as_deref().map(ItemType::parse).transpose()?;
+            let shared_filter = match &folder {
+                Some(path) => snap.find_shared(path)?,
+                None => None,
+            };
             let folder_ids = match &folder {
+                Some(_) if shared_filter.is_some() => None,
                 Some(path) => {
                     let mut ids = std::collections::HashSet::new();
                     let profiles = match p {
@@ -295,7 +362,7 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                 .items
                 .iter()
                 .filter(|i| !i.trashed)
-                .filter(|i| p.is_none_or(|p| i.profile == profile(p)))
+                .filter(|i| p.is_none_or(|p| i.share_id.is_none() && i.profile == profile(p)))
                 .filter(|i| want_type.is_none_or(|t| i.overview.item_type == t))
                 .filter(|i| !favorites || i.overview.favorite)
                 .filter(|i| {
@@ -304,6 +371,20 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                         .is_none_or(|ids| i.overview.folder_id.is_some_and(|f| ids.contains(&f)))
                 })
                 .filter(|i| matches.as_ref().is_none_or(|m| m.contains(&i.id)))
+                .filter(|i| match shared_filter {
+                    None => true,
+                    Some((sid, None)) => i.share_id == Some(sid),
+                    Some((sid, Some(f))) => {
+                        i.share_id == Some(sid)
+                            && i.overview.folder_id.is_some_and(|x| {
+                                if recursive {
+                                    snap.subtree(f).contains(&x)
+                                } else {
+                                    x == f
+                                }
+                            })
+                    }
+                })
                 .collect();
             items.sort_by(|a, b| {
                 (a.profile.as_str(), a.overview.title.to_lowercase())
@@ -324,15 +405,15 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
                     "ID", "PROFILE", "TYPE", "TITLE", "USERNAME", "FOLDER"
                 );
                 for i in items {
-                    let folder = i
-                        .overview
-                        .folder_id
-                        .map(|f| snap.folder_path(f))
-                        .unwrap_or_default();
+                    let folder = snap.item_folder(i).unwrap_or_default();
+                    let prof = match snap.share_of(i.share_id) {
+                        Some(sh) => sh.role_str(),
+                        None => i.profile.as_str(),
+                    };
                     println!(
                         "{:<36}  {:<8}  {:<16}  {:<30}  {:<24}  {:<20}  {}",
                         i.id,
-                        i.profile.as_str(),
+                        prof,
                         i.overview.item_type.as_str(),
                         clip(&i.overview.title, 30),
                         clip(&i.overview.username, 24),
@@ -349,6 +430,22 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
         } => {
             let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
             let (entry, data) = s.get_item(id).await?;
+            if hides_secrets(Some(&snap), &entry) {
+                let secret_field = field.as_deref().is_some_and(|name| {
+                    data.item_type
+                        .field(name)
+                        .is_some_and(|f| matches!(f.kind, FieldKind::Secret | FieldKind::Totp))
+                        || data
+                            .custom_fields
+                            .iter()
+                            .any(|c| c.name == name && c.hidden)
+                });
+                if secret_field || (reveal && field.is_none()) {
+                    bail!(castellan_client::share::ops::forbidden(
+                        "this item is shared with you read-only with passwords hidden: its passwords and hidden fields are not shown or copied"
+                    ));
+                }
+            }
             let shown = match &field {
                 Some(name) => Some(Some(name.as_str())),
                 None if ctx.json || reveal => Some(None),
@@ -456,8 +553,9 @@ pub async fn run(ctx: &Ctx, cmd: ItemCommand) -> Result<()> {
         }
         ItemCommand::Restore { item } => restore(ctx, &mut s, &item).await?,
         ItemCommand::History { item } => {
-            let (_, id) = snapshot_and_resolve(&mut s, &item).await?;
-            let (_, data) = s.get_item(id).await?;
+            let (snap, id) = snapshot_and_resolve(&mut s, &item).await?;
+            let (entry, data) = s.get_item(id).await?;
+            refuse_hidden(&snap, &entry)?;
             if ctx.json {
                 print_json(&json!(data.password_history));
             } else if data.password_history.is_empty() {
@@ -544,10 +642,20 @@ pub async fn trash(ctx: &Ctx, cmd: TrashCommand) -> Result<()> {
     Ok(())
 }
 
+fn refuse_hidden(snap: &Snapshot, e: &ItemEntry) -> Result<()> {
+    if hides_secrets(Some(snap), e) {
+        bail!(castellan_client::share::ops::forbidden(
+            "this item is shared with you read-only with passwords hidden: its passwords and hidden fields are not shown or copied"
+        ));
+    }
+    Ok(())
+}
+
 pub async fn totp(ctx: &Ctx, item: &str) -> Result<()> {
     let mut s = ctx.session().await?;
-    let (_, id) = snapshot_and_resolve(&mut s, item).await?;
-    let (_, data) = s.get_item(id).await?;
+    let (snap, id) = snapshot_and_resolve(&mut s, item).await?;
+    let (entry, data) = s.get_item(id).await?;
+    refuse_hidden(&snap, &entry)?;
     let seed = data
         .totp()
         .ok_or_else(|| ClientError::NotFound("the item has no TOTP seed".into()))?;

@@ -5,6 +5,7 @@ mod admin;
 mod agent;
 mod folder;
 mod item;
+mod share;
 mod sync;
 mod tools;
 
@@ -110,5 +111,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Admin(c) => admin::run(&ctx, c).await,
         Command::Join { link } => admin::join(&ctx, &link).await,
         Command::TwoFactor(c) => admin::two_factor(&ctx, c).await,
+        Command::Share(c) => share::run(&ctx, c).await,
     }
 }

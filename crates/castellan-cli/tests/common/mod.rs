@@ -678,3 +678,74 @@ pub fn unfold_qp(msg: &str) -> String {
         .replace("=\n", "")
         .replace("=3D", "=")
 }
+
+/// A company for sharing and organisation tests: a partner admin who ran setup and members
+/// who registered through invitations and were confirmed.
+pub struct Company {
+    pub name: String,
+    pub admin: Device,
+    pub members: Vec<(String, Device)>,
+}
+
+impl Company {
+    /// Sets up the partner `name` with `admin_email` as its admin, then invites, registers and
+    /// confirms each of `member_emails` (role user).
+    pub fn setup(
+        server: &OrgServer,
+        name: &str,
+        admin_email: &str,
+        member_emails: &[&str],
+    ) -> Company {
+        let mut admin = Device::new();
+        admin.register_at(&server.url, admin_email);
+        admin.json(&[
+            "admin",
+            "setup",
+            "--token",
+            &server.setup_token,
+            "--name",
+            name,
+        ]);
+        let mut members = Vec::new();
+        for email in member_emails {
+            let inv = admin.json(&[
+                "admin",
+                "user",
+                "invite",
+                email,
+                "--role",
+                "user",
+                "--company",
+                name,
+            ]);
+            let link = inv["link"].as_str().expect("invitation link").to_string();
+            let mut d = Device::new();
+            let j = d.json(&["register", "--invite", &link, "--server", &server.url]);
+            d.secret_key = Some(j["secret_key"].as_str().expect("secret_key").to_string());
+            admin.json(&[
+                "admin",
+                "user",
+                "confirm",
+                email,
+                "--company",
+                name,
+                "--yes",
+            ]);
+            members.push((email.to_string(), d));
+        }
+        Company {
+            name: name.to_string(),
+            admin,
+            members,
+        }
+    }
+
+    pub fn member(&self, email: &str) -> &Device {
+        &self
+            .members
+            .iter()
+            .find(|(e, _)| e == email)
+            .unwrap_or_else(|| panic!("no member {email}"))
+            .1
+    }
+}
