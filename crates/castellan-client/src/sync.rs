@@ -230,6 +230,21 @@ impl Syncer<'_> {
         Err(ClientError::Integrity(last.unwrap_or_default()))
     }
 
+    /// Whether the server may have emptied this vault and dropped its manifest: only the
+    /// Business vault, and only when the account is no longer a member of any company (the
+    /// company removed it under "remove business profile items when users are removed").
+    /// Anything else that loses a manifest is refused as a rollback.
+    async fn business_vault_reset(
+        &self,
+        vault: &crate::account::UnlockedVault,
+    ) -> ClientResult<bool> {
+        if vault.kind != castellan_types::VaultKindDto::Business {
+            return Ok(false);
+        }
+        let membership = self.api.membership().await.map_err(session_error)?;
+        Ok(membership.company.is_none())
+    }
+
     async fn pull_once(&self) -> ClientResult<usize> {
         let start: i64 = self
             .cache
@@ -438,7 +453,7 @@ impl Syncer<'_> {
             let m = manifests.iter().find(|m| m.vault_id == vault.id);
             let new_state = match m {
                 None => {
-                    if st.counter > 0 {
+                    if st.counter > 0 && !(count == 0 && self.business_vault_reset(vault).await?) {
                         return Err(ClientError::integrity(format!(
                             "the server no longer has the manifest of the {} vault (this device saw version {})",
                             vault.kind.as_str(),

@@ -1164,6 +1164,11 @@ impl PgStore {
                         })?;
                     last_seq = Some(seq);
                 }
+                // The vault starts over: its signed manifest described the deleted objects.
+                sqlx::query("DELETE FROM vault_manifests WHERE vault_id = $1")
+                    .bind(vault_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             // One hint for the whole removal: hints name the newest position only.
             if let Some(seq) = last_seq {

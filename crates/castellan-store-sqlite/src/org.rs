@@ -1292,6 +1292,12 @@ impl OrgStore for SqliteStore {
                             StoreError::Backend("an object changed during its removal".into())
                         })?;
                 }
+                // The vault starts over: its signed manifest described the deleted objects.
+                sqlx::query("DELETE FROM vault_manifests WHERE vault_id = ?1")
+                    .bind(&vault_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
             }
         }
         tx.commit().await.map_err(backend)

@@ -1348,6 +1348,21 @@ pub async fn org_remove_member_deletes_business_items<S: Store>(store: &S) {
     for w in &writes {
         business.push(store.put_object(w.clone(), None, &[]).await.unwrap());
     }
+    // One written with the vault's signed manifest.
+    business.push(
+        store
+            .put_object(
+                item(uid, u.business, 1, T0),
+                None,
+                &[castellan_store::ManifestWrite {
+                    vault_id: u.business,
+                    counter: 1,
+                    blob: vec![1, 2, 3],
+                }],
+            )
+            .await
+            .unwrap(),
+    );
     // One of them at version 2 and trashed.
     let trashed = castellan_store::ObjectWrite {
         trashed: true,
@@ -1388,7 +1403,14 @@ pub async fn org_remove_member_deletes_business_items<S: Store>(store: &S) {
     assert!(page.tombstones.iter().all(|t| t.vault_id == u.business));
     let mut positions: Vec<i64> = page.tombstones.iter().map(|t| t.seq).collect();
     positions.dedup();
-    assert_eq!(positions.len(), 3, "a new feed position per delete");
+    assert_eq!(positions.len(), 4, "a new feed position per delete");
+    // The business vault starts over: its manifest described the deleted objects.
+    assert!(store
+        .manifests_for_user(uid)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.vault_id != u.business));
     assert!(positions.iter().all(|s| *s > cursor));
     assert_eq!(
         store

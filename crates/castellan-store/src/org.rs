@@ -442,7 +442,8 @@ pub trait OrgStore: Send + Sync {
     ) -> StoreResult<MemberRecord>;
     /// Ends the membership: removes the member, their key grants, technician assignments and
     /// group grants (rosters are re-signed by a client). With `delete_business_items`, the
-    /// objects of the user's business vault are deleted too (with tombstones in the feed).
+    /// objects of the user's business vault are deleted too (with tombstones in the feed) and
+    /// its manifest is dropped, so the vault starts over at counter 1.
     async fn remove_member(
         &self,
         company_id: Uuid,
