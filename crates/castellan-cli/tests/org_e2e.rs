@@ -499,3 +499,123 @@ fn two_step_verification_enrolment_and_login() {
     let st = u.json(&["2fa", "status"]);
     assert!(st["enabled"] == true || st["enabled"].is_null(), "{st}");
 }
+
+/// "Remove business profile items when users are removed": the removed member's Business items
+/// are gone from the server and from their device, their Personal items stay, and their device
+/// keeps syncing (the emptied Business vault is accepted only because the account is no longer
+/// a member of any company). Without the policy, a removed member keeps their items.
+#[test]
+fn removal_deletes_business_items_only_under_the_policy_and_the_device_keeps_working() {
+    let server = OrgServer::start("");
+    let company = Company::setup(
+        &server,
+        "Removals Inc",
+        "admin@removals.example",
+        &["gone@removals.example", "kept@removals.example"],
+    );
+    for (email, d) in &company.members {
+        d.add(&[
+            "--profile",
+            "business",
+            "--type",
+            "login",
+            "--title",
+            "Company VPN",
+            "--username",
+            email,
+            "--password",
+            "vpn-secret",
+        ]);
+        d.add(&[
+            "--profile",
+            "personal",
+            "--type",
+            "login",
+            "--title",
+            "My bank",
+            "--username",
+            email,
+            "--password",
+            "bank-secret",
+        ]);
+        d.ok(&["sync"]);
+    }
+    let titles = |d: &Device| -> Vec<(String, String)> {
+        let list = d.json(&["item", "list"]);
+        let mut v: Vec<(String, String)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["profile"].as_str().unwrap().to_string(),
+                    i["title"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+
+    // Without the policy the removed member keeps everything.
+    company.admin.json(&[
+        "admin",
+        "user",
+        "remove",
+        "kept@removals.example",
+        "--company",
+        "Removals Inc",
+        "--yes",
+    ]);
+    let kept = company.member("kept@removals.example");
+    kept.ok(&["sync"]);
+    assert_eq!(
+        titles(kept),
+        vec![
+            ("business".to_string(), "Company VPN".to_string()),
+            ("personal".to_string(), "My bank".to_string())
+        ]
+    );
+
+    // With it, the Business items go and the device goes on working.
+    company.admin.json(&[
+        "admin",
+        "policy",
+        "set",
+        "--company",
+        "Removals Inc",
+        "--remove-business-items",
+        "on",
+    ]);
+    company.admin.json(&[
+        "admin",
+        "user",
+        "remove",
+        "gone@removals.example",
+        "--company",
+        "Removals Inc",
+        "--yes",
+    ]);
+    let gone = company.member("gone@removals.example");
+    gone.ok(&["sync"]);
+    assert_eq!(
+        titles(gone),
+        vec![("personal".to_string(), "My bank".to_string())]
+    );
+    gone.add(&[
+        "--profile",
+        "business",
+        "--type",
+        "secure_note",
+        "--title",
+        "Fresh start",
+    ]);
+    gone.ok(&["sync"]);
+    assert_eq!(
+        titles(gone),
+        vec![
+            ("business".to_string(), "Fresh start".to_string()),
+            ("personal".to_string(), "My bank".to_string())
+        ]
+    );
+}
