@@ -91,6 +91,96 @@ pub enum Command {
     /// "Shared folders").
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Organisation backup of Business profiles: enable, list, restore, self-check
+    /// (docs/org-backup.md; Advanced subscription).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackupModeArg {
+    /// The private key is saved by you (recovery kit file and words); the server never has it.
+    OfflineKey,
+    /// The private key is held by the members of the company's Recovery Group.
+    RecoveryGroup,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RestoreIntoArg {
+    /// Into your own Business profile, as new items (under "Restored <email>").
+    Me,
+    /// To the user's new account: their client imports the items at its next sync.
+    User,
+    /// An encrypted export file (--output; passphrase from CASTELLAN_EXPORT_PASSPHRASE or a prompt).
+    File,
+}
+
+/// Organisation backup. Exit codes as every command (docs/cli.md): 0 ok, 1 invalid input or a
+/// key that does not open the backup, 2 usage, 5 not found, 8 integrity (tampered, forged or
+/// uncertified backup), 10 not allowed (incl. plan_required).
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Turn organisation backup on (or make a new key): signs a new company policy.
+    Enable {
+        #[arg(long, value_enum)]
+        mode: BackupModeArg,
+        /// Offline-key mode: where to write the recovery kit (mode 0600; default
+        /// ./castellan-backup-kit-<company>-v<version>.json).
+        #[arg(long, value_name = "FILE")]
+        kit: Option<std::path::PathBuf>,
+        /// Delete backups older than this (default 90).
+        #[arg(long, value_name = "N")]
+        retention_days: Option<u32>,
+    },
+    /// Turn organisation backup off and delete every backup of the company.
+    Disable {
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Users and their backup points.
+    List {
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
+    /// Restore a user's backup (the newest at or before --at), verified before it is opened.
+    Restore {
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// Unix seconds or RFC 3339 (default: now).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The recovery kit file (offline-key mode).
+        #[arg(long, value_name = "FILE", conflicts_with = "words")]
+        key_file: Option<std::path::PathBuf>,
+        /// The recovery words (offline-key mode); without --key-file or --words, the key of the
+        /// Recovery Group you are a member of.
+        #[arg(long, value_name = "WORDS")]
+        words: Option<String>,
+        #[arg(long, value_enum, default_value = "me")]
+        into: RestoreIntoArg,
+        /// The export file for --into file.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// The Recovery Group (recovery-group mode).
+    #[command(subcommand, name = "recovery-group")]
+    RecoveryGroup(RecoveryGroupCommand),
+    /// Lists each precondition of a backup with pass or fail.
+    Check {
+        /// Check another member (admins).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
+    /// Write a backup of your Business profile now (normally done after each sync).
+    Now,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecoveryGroupCommand {
+    /// Add a member (run by a current member: seals the group key to them).
+    AddMember { email: String },
+    /// Remove a member and rotate the backup key.
+    RemoveMember { email: String },
 }
 
 /// SHARE is a share id or its name.

@@ -712,3 +712,92 @@ fn short(e: &reqwest::Error) -> String {
 pub fn is_unauthorized(e: &ClientError) -> bool {
     matches!(e, ClientError::Api { status, .. } if *status == StatusCode::UNAUTHORIZED.as_u16())
 }
+
+/// Organisation backup (`castellan_types::backups`, docs/org-backup.md).
+impl ApiClient {
+    pub async fn upload_backup(
+        &self,
+        company: Uuid,
+        req: &UploadBackupRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/backups"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn backups(
+        &self,
+        company: Uuid,
+        user: Option<Uuid>,
+    ) -> ClientResult<BackupListResponse> {
+        let q = user.map(|u| format!("?user_id={u}")).unwrap_or_default();
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{company}/backups{q}"),
+            None,
+        )
+        .await
+    }
+    pub async fn backup(&self, company: Uuid, backup: Uuid) -> ClientResult<BackupDto> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/companies/{company}/backups/{backup}"),
+            None,
+        )
+        .await
+    }
+    pub async fn delete_backups(&self, company: Uuid) -> ClientResult<BackupsDeletedResponse> {
+        self.call::<(), _>(
+            Method::DELETE,
+            &format!("/companies/{company}/backups"),
+            None,
+        )
+        .await
+    }
+    pub async fn backup_restored(
+        &self,
+        company: Uuid,
+        backup: Uuid,
+        req: &BackupRestoredRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/backups/{backup}/restored"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn create_recovery_group(
+        &self,
+        company: Uuid,
+        req: &NewRecoveryGroupDto,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/recovery-groups"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn create_handover(
+        &self,
+        company: Uuid,
+        req: &NewHandoverRequest,
+    ) -> ClientResult<()> {
+        self.call_ok(
+            Method::POST,
+            &format!("/companies/{company}/handovers"),
+            Some(req),
+        )
+        .await
+    }
+    pub async fn my_handovers(&self) -> ClientResult<HandoverListResponse> {
+        self.call::<(), _>(Method::GET, "/me/handovers", None).await
+    }
+    pub async fn delete_my_handover(&self, id: Uuid) -> ClientResult<()> {
+        self.call_ok::<()>(Method::DELETE, &format!("/me/handovers/{id}"), None)
+            .await
+    }
+}

@@ -23,6 +23,7 @@
 
 pub mod account;
 pub mod api;
+pub mod backup;
 pub mod cache;
 mod error;
 pub mod folder;

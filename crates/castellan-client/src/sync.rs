@@ -84,6 +84,8 @@ pub async fn sync_with(
     .await?;
     if !report.offline {
         crate::share::ops::owner_duties(home, cache, api, account).await;
+        // Organisation backup: written when the Business vault changed (or daily); handovers.
+        crate::backup::after_sync(home, cache, api, account).await;
     }
     match share_error {
         Some(e) => Err(e),

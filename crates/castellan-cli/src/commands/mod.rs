@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod agent;
+mod backup;
 mod folder;
 mod item;
 mod share;
@@ -112,5 +113,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Join { link } => admin::join(&ctx, &link).await,
         Command::TwoFactor(c) => admin::two_factor(&ctx, c).await,
         Command::Share(c) => share::run(&ctx, c).await,
+        Command::Backup(c) => backup::run(&ctx, c).await,
     }
 }
