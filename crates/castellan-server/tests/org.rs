@@ -1421,7 +1421,10 @@ async fn a_second_partner_admin_gets_every_customers_keys_and_loses_them_when_de
         w.partner_admin.t(),
         &UpdateMemberRequest {
             role: Some(RoleDto::Technician),
-            cert: Some(w.partner.cert(&second, RoleDto::Technician, &w.partner_admin)),
+            cert: Some(
+                w.partner
+                    .cert(&second, RoleDto::Technician, &w.partner_admin),
+            ),
             ..Default::default()
         },
     )
