@@ -425,7 +425,13 @@ pub async fn write_backup(
             "the member certificate is for other keys than this account's".into(),
         ));
     }
-    let payload = business_payload(cache, account, company_id).await?;
+    let mut payload = business_payload(cache, account, company_id).await?;
+    // Backup points are ordered by their (signed, whole-second) time: two backups in the same
+    // second would make "the newest" ambiguous, so a later backup is always at least a second
+    // after this device's previous one.
+    if let Some(last) = state.last_at {
+        payload.created_at = payload.created_at.max(last + 1);
+    }
     let req = seal_backup(account, &policy, cert, &payload)?;
     api.upload_backup(company_id, &req).await?;
     state.digest = Some(digest);
@@ -1364,15 +1370,19 @@ pub async fn check(org: &OrgSession, user: Option<&str>) -> Vec<CheckLine> {
     };
     let cid = company.id;
     out.push(line("member of a company", true, company.name.clone()));
-    let eff = match org.policy(cid).await {
-        Ok(e) => e,
-        Err(_) => match crate::org::pinned_own_policy(&org.home) {
-            Some(e) => e,
-            None => {
-                out.push(line("policy verified", false, "no verified policy"));
-                return out;
-            }
-        },
+    // The member's own view (the membership endpoint, which every member may read, else the
+    // last policy verified on this device): the admin-only policy endpoint would fail here for
+    // a plain member.
+    let eff = match crate::org::current_policy(&org.home).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            out.push(line("policy verified", false, "no verified policy"));
+            return out;
+        }
+        Err(e) => {
+            out.push(line("policy verified", false, e.to_string()));
+            return out;
+        }
     };
     out.push(line(
         "policy verified",
