@@ -14,6 +14,9 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: false,
     chunkSizeWarningLimit: 1500,
+    // One file: @hpke/core's fallback `import('crypto')` for Node (never taken in a browser,
+    // which has WebCrypto) would otherwise become a second chunk.
+    rolldownOptions: { output: { inlineDynamicImports: true } },
   },
   server: {
     proxy: { '/api': 'http://127.0.0.1:8087' },

@@ -31,7 +31,9 @@ export function sri(): Plugin {
     name: 'castellan-sri',
     enforce: 'post',
     apply: 'build',
-    generateBundle(_opts, bundle) {
+    // Last of all generateBundle hooks: Vite's own (e.g. the preload helper's rewrite of dynamic
+    // imports) change chunk code in generateBundle too.
+    generateBundle: { order: 'post', handler(_opts, bundle) {
       const b = bundle as unknown as Bundle;
       const lookup = (p: string) => {
         const e = b[p];
@@ -44,6 +46,6 @@ export function sri(): Plugin {
         if (/<style\b/.test(html) || /\sstyle="/.test(html)) throw new Error(`${name}: inline styles are not allowed (CSP)`);
         entry.source = addIntegrity(html, lookup);
       }
-    },
+    } },
   };
 }

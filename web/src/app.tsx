@@ -1,9 +1,13 @@
 import { KitScreen, LoginScreen, OtherTabScreen, RegisterScreen, UnlockScreen } from './ui/auth';
 import { VaultScreen } from './ui/vault';
-import { phase, vault } from './state';
+import { JoinScreen } from './ui/portal/join';
+import { PortalScreen } from './ui/portal/portal';
+import { joinLink, joinSignIn, phase, route, vault } from './state';
 
 export function App() {
-  switch (phase.value) {
+  const p = phase.value;
+  if (joinLink.value && (p === 'vault' || ((p === 'login' || p === 'register') && !joinSignIn.value))) return <JoinScreen />;
+  switch (p) {
     case 'boot':
       return <main class="auth" aria-busy="true" />;
     case 'other-tab':
@@ -17,6 +21,7 @@ export function App() {
     case 'unlock':
       return <UnlockScreen />;
     case 'vault':
-      return vault.value ? <VaultScreen client={vault.value} /> : <UnlockScreen />;
+      if (!vault.value) return <UnlockScreen />;
+      return route.value.page === 'vault' ? <VaultScreen client={vault.value} /> : <PortalScreen />;
   }
 }

@@ -4,6 +4,13 @@ import { login, register, unlockLocal } from './client/account';
 import { Api } from './client/api';
 import { IdbBackend, LocalCache } from './client/db';
 import { VaultClient } from './client/vault';
+import { ApiFailure } from './client/api';
+import { OrgApi } from './org/api';
+import { normaliseEmail } from './org/docs';
+import type { InviteLink } from './org/invite';
+import { emptyPins, type OrgPins, type PinStorage } from './org/pins';
+import { checkMasterPassword } from './org/policy';
+import { joinWithLink, OrgSession, verifyInvitationPreview } from './org/session';
 
 export type Phase = 'boot' | 'other-tab' | 'login' | 'register' | 'kit' | 'unlock' | 'vault';
 
@@ -83,6 +90,7 @@ async function openVault(api: Api, account: Awaited<ReturnType<typeof unlockLoca
   await client.refresh();
   phase.value = 'vault';
   client.startEvents();
+  void loadOrg();
 }
 
 export async function doLogin(email: string, password: string, secretKey: string): Promise<void> {
@@ -116,6 +124,7 @@ export function continueFromKit(): void {
   kit.value = null;
   phase.value = 'vault';
   vault.value?.startEvents();
+  void loadOrg();
 }
 
 export async function doUnlock(password: string): Promise<void> {
@@ -129,12 +138,14 @@ export async function doUnlock(password: string): Promise<void> {
 export function signInAgain(): void {
   vault.value?.lock();
   vault.value = null;
+  org.value = null;
   phase.value = 'login';
 }
 
 export function lock(): void {
   vault.value?.lock();
   vault.value = null;
+  org.value = null;
   phase.value = cache.device ? 'unlock' : 'login';
 }
 
@@ -151,6 +162,151 @@ export async function logout(force: boolean): Promise<void> {
   }
   vault.value?.lock();
   vault.value = null;
+  org.value = null;
   await cache.clear();
   phase.value = 'login';
+}
+
+// ------------------------------------------------------------ organisation: portals and joining
+
+/** The pins live in the device state (IndexedDB), as device.json's `org` field. */
+export const devicePins: PinStorage = {
+  load: () => structuredClone(cache.device?.org ?? emptyPins()),
+  save: async (pins: OrgPins) => {
+    if (!cache.device) throw new Error('no account on this browser');
+    await cache.apply({ device: { ...cache.device, org: pins } });
+  },
+};
+
+export type Route =
+  | { page: 'vault' }
+  | { page: 'portal' }
+  | { page: 'setup' }
+  | { page: 'account' }
+  | { page: 'partner'; tab: 'customers' | 'templates' | 'technicians' }
+  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'audit' };
+
+const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'audit'] as const;
+const PARTNER_TABS = ['customers', 'templates', 'technicians'] as const;
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+  if (parts[0] === 'portal') return { page: 'portal' };
+  if (parts[0] === 'setup') return { page: 'setup' };
+  if (parts[0] === 'account') return { page: 'account' };
+  if (parts[0] === 'partner') {
+    const tab = (PARTNER_TABS as readonly string[]).includes(parts[1]) ? (parts[1] as (typeof PARTNER_TABS)[number]) : 'customers';
+    return { page: 'partner', tab };
+  }
+  if (parts[0] === 'company' && parts[1] && /^[0-9a-f-]{36}$/i.test(parts[1])) {
+    const tab = (COMPANY_TABS as readonly string[]).includes(parts[2]) ? (parts[2] as (typeof COMPANY_TABS)[number]) : 'users';
+    return { page: 'company', id: parts[1].toLowerCase(), tab };
+  }
+  return { page: 'vault' };
+}
+
+export function routeHash(r: Route): string {
+  switch (r.page) {
+    case 'vault':
+      return '#/';
+    case 'portal':
+    case 'setup':
+    case 'account':
+      return `#/${r.page}`;
+    case 'partner':
+      return `#/partner/${r.tab}`;
+    case 'company':
+      return `#/company/${r.id}/${r.tab}`;
+  }
+}
+
+/** An invitation link the page was opened with (`/join#v1...`); removed from the address bar at once. */
+export const joinLink = signal<string | null>(null);
+export const route = signal<Route>({ page: 'vault' });
+/** The invitee chose to sign in with an existing account first. */
+export const joinSignIn = signal(false);
+
+export function initRouting(): void {
+  if (window.location.pathname === '/join' && window.location.hash.startsWith('#v1.')) {
+    joinLink.value = window.location.href;
+    // The fragment holds the link's secret: keep it out of the address bar and the history.
+    window.history.replaceState(null, '', '/');
+  }
+  route.value = parseRoute(window.location.hash);
+  window.addEventListener('hashchange', () => {
+    route.value = parseRoute(window.location.hash);
+  });
+}
+
+export function navigate(r: Route): void {
+  const h = routeHash(r);
+  if (window.location.hash !== h) window.location.hash = h;
+  route.value = r;
+}
+
+/** The organisation view of the signed-in account (null: no company, or not loaded yet). */
+export const org = signal<OrgSession | null>(null);
+export const orgState = signal<'idle' | 'loading' | 'ready' | 'error'>('idle');
+export const orgError = signal<string | null>(null);
+/** The server still accepts a setup token (no partner exists yet). */
+export const setupOpen = signal(false);
+
+export async function loadOrg(): Promise<void> {
+  const client = vault.value;
+  if (!client) return;
+  orgState.value = 'loading';
+  orgError.value = null;
+  try {
+    const s = await OrgSession.open(client.api, client.account, devicePins, origin());
+    org.value = s;
+    if (!s.company) {
+      try {
+        setupOpen.value = (await s.api.setupStatus()).open;
+      } catch {
+        setupOpen.value = false;
+      }
+    }
+    orgState.value = 'ready';
+  } catch (e) {
+    org.value = null;
+    if (e instanceof ApiFailure && e.status === 404) {
+      orgState.value = 'ready';
+      return;
+    }
+    orgError.value = (e as Error).message;
+    orgState.value = 'error';
+  }
+}
+
+/** Registers through an invitation: the link is verified and the master password checked against
+ * the company's verified policy BEFORE the account is created; then the account joins. */
+export async function doRegisterWithInvite(link: InviteLink, password: string): Promise<void> {
+  const api = new Api(origin());
+  const oapi = new OrgApi(api);
+  const pins = emptyPins();
+  const v = await verifyInvitationPreview(oapi, link, pins);
+  checkMasterPassword(v.policy.policies, password);
+  const email = normaliseEmail(v.body.email);
+  const { secretKey } = await register(api, email, password);
+  await cache.clear();
+  const { device, account } = await login(api, email, password, secretKey, null, deviceName());
+  device.org = pins;
+  await cache.apply({ device });
+  api.token = device.session_token;
+  await joinWithLink(new OrgApi(api), devicePins, email, link);
+  kit.value = { email: device.email, secretKey, server: origin() };
+  const client = new VaultClient(cache, api, account);
+  vault.value = client;
+  await client.refresh();
+  joinLink.value = null;
+  phase.value = 'kit';
+}
+
+/** Joins with the signed-in account. */
+export async function doJoin(link: InviteLink): Promise<{ companyName: string; role: string; fingerprint: string; warnings: string[] }> {
+  const client = vault.value;
+  if (!client) throw new Error('sign in first');
+  const r = await joinWithLink(new OrgApi(client.api), devicePins, client.account.email, link);
+  await loadOrg();
+  return r;
 }

@@ -67,6 +67,16 @@ function keyBindingBody(userId: string, k: AccountKeyset): Uint8Array {
   );
 }
 
+/** Checks a member's self-signed key binding (as account::verify_key_binding). */
+export function verifyKeyBinding(userId: string, akVersion: number, signingKeyId: string, signingPublicKey: string, encryptionKeyId: string, encryptionPublicKey: string, signature: string): void {
+  const k = { ak_version: akVersion, signing_key_id: signingKeyId, signing_public_key: signingPublicKey, encryption_key_id: encryptionKeyId, encryption_public_key: encryptionPublicKey } as AccountKeyset;
+  try {
+    verifyStatement(fromB64u(signingPublicKey), KEY_BINDING, keyBindingBody(userId, k), fromB64u(signature));
+  } catch {
+    throw new IntegrityError("the member's key binding signature is invalid");
+  }
+}
+
 /** Refuses KSF parameters below the floor or below what this device pinned. */
 export function checkKsf(offered: KsfProfile, pinned: KsfProfile | null): KsfParams {
   checkFloor(offered);
@@ -248,6 +258,7 @@ export async function login(api: Api, email: string, password: string, secretKey
     session_token: finish.session_token,
     session_id: finish.session_id,
   };
+  if (existing?.org) device.org = existing.org;
   sk.fill(0);
   return { device, account: unlocked };
 }

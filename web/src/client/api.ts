@@ -30,6 +30,12 @@ export class Api {
   ) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await this.callText(method, path, body);
+    return (text ? JSON.parse(text) : null) as T;
+  }
+
+  /** The body of a successful answer as text (JSON or, e.g., the audit log's CSV). */
+  async callText(method: string, path: string, body?: unknown): Promise<string> {
     const headers: Record<string, string> = {};
     if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -49,7 +55,7 @@ export class Api {
     } catch {
       throw new Unreachable('connection lost');
     }
-    if (res.ok) return (text ? JSON.parse(text) : null) as T;
+    if (res.ok) return text;
     // A proxy or a stopped server behind one answers 502/503/504 without our error body.
     let parsed: { error?: { code?: string; message?: string } } | null = null;
     try {

@@ -2,6 +2,7 @@
 // envelopes as last synced and verified, queued envelopes sealed here), plus the device state.
 // Never a key or a plaintext. Mirrored in memory; every change is written in one transaction.
 import type { AccountResponse, KsfProfile, ObjectDto } from './types';
+import type { OrgPins } from '../org/pins';
 
 export interface DeviceState {
   format: 1;
@@ -18,6 +19,8 @@ export interface DeviceState {
   account: AccountResponse;
   session_token: string | null;
   session_id: string | null;
+  /** Pinned company keys and verified policies (device.json's `org`). */
+  org?: OrgPins;
 }
 
 export interface CachedObject {

@@ -5,7 +5,7 @@ import { ITEM_TYPES, typeInfo } from '../model/item';
 import type { FolderEntry } from '../client/codec';
 import type { VaultKind } from '../client/types';
 import type { ListedItem, VaultClient } from '../client/vault';
-import { IDLE_LOCK_MS, lock, logout, signInAgain } from '../state';
+import { IDLE_LOCK_MS, lock, logout, org, orgState, setupOpen, signInAgain } from '../state';
 import { Detail } from './detail';
 import { Editor, type EditorTarget } from './editor';
 import { Generator } from './generator';
@@ -44,6 +44,32 @@ function FolderTree(props: { client: VaultClient; profile: VaultKind; folders: F
         </li>
       ))}
     </ul>
+  );
+}
+
+/** The way into the portals, labelled by what this account may do there. */
+function PortalLink() {
+  const s = org.value;
+  if (orgState.value !== 'ready') return null;
+  let label = 'My account';
+  let sub = s?.company ? s.company.name : 'No company';
+  if (s?.company && s.isPartner && (s.isAdmin || s.isTechnician)) label = 'Partner Portal';
+  else if (s?.company && s.isAdmin) label = 'Admin portal';
+  else if (!s?.company && setupOpen.value) {
+    label = 'Set up a partner';
+    sub = 'Setup token needed';
+  }
+  return (
+    <a class="portal-link" href={!s?.company && setupOpen.value ? '#/setup' : '#/portal'} data-testid="portal-link">
+      <span class="portal-icon" aria-hidden="true">
+        ▦
+      </span>
+      <span class="grow">
+        <span class="portal-label">{label}</span>
+        <span class="portal-sub">{sub}</span>
+      </span>
+      <span aria-hidden="true">→</span>
+    </a>
   );
 }
 
@@ -232,6 +258,7 @@ export function VaultScreen(props: { client: VaultClient }) {
           {navButton({ kind: 'trash' }, 'Trash', items.filter((i) => i.trashed).length)}
         </nav>
         <div class="sidebar-foot">
+          <PortalLink />
           <div class={`sync-state ${offline ? 'off' : pending ? 'busy' : 'ok'}`} role="status" data-testid="sync-state">
             <span class="dot" aria-hidden="true" />
             {offline ? `Offline · ${pending} change(s) queued` : pending || client.syncing.value ? 'Syncing…' : 'All changes synced'}
