@@ -36,6 +36,8 @@ function contextFromJson(c: any): Context {
       return Context.escrowCheck(c.user_id, c.escrow_id);
     case 'share_metadata':
       return Context.shareMetadata(c.company_id, c.share_id, c.key_version);
+    case 'org_backup':
+      return Context.orgBackup(c.company_id, c.user_id, c.backup_id, c.key_version);
     default:
       throw new Error('unknown constructor ' + c.constructor);
   }
@@ -55,7 +57,7 @@ describe('castellan_golden_v1.json', () => {
   it('has the expected format', () => {
     expect(golden.format).toBe('castellan-golden-v1');
     // One envelope per object type, in byte order (CAE1 has 11 object types).
-    expect(golden.envelopes.map((e: { obj_type: number }) => e.obj_type)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(golden.envelopes.map((e: { obj_type: number }) => e.obj_type)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
   for (const [i, v] of golden.envelopes.entries()) {

@@ -35,6 +35,8 @@ export enum ObjType {
   EscrowCheck = 10,
   /** A share's name and description under the share key. */
   ShareMetadata = 11,
+  /** An organisation backup of a member's Business profile, under a fresh backup key. */
+  OrgBackup = 12,
 }
 
 /** The associated-data context of an envelope: its object type and LP-encoded fields. */
@@ -94,6 +96,9 @@ export class Context {
   static shareMetadata(companyId: string, shareId: string, keyVersion: number | bigint): Context {
     return new Context(ObjType.ShareMetadata).uuid(companyId).uuid(shareId).u64(keyVersion);
   }
+  static orgBackup(companyId: string, userId: string, backupId: string, keyVersion: number | bigint): Context {
+    return new Context(ObjType.OrgBackup).uuid(companyId).uuid(userId).uuid(backupId).u64(keyVersion);
+  }
 
   /** "castellan/v1/ctx/" || obj_type || LP(field)... */
   bytes(): Uint8Array {
@@ -149,7 +154,7 @@ function checkStructure(env: Uint8Array): void {
 export function envelopeObjType(env: Uint8Array): ObjType {
   checkStructure(env);
   const t = env[5];
-  if (t < 1 || t > 11) throw new CryptoError('malformed', 'unknown object type');
+  if (t < 1 || t > 12) throw new CryptoError('malformed', 'unknown object type');
   return t as ObjType;
 }
 
