@@ -210,7 +210,10 @@ function MyAccount(props: { s: OrgSession | null }) {
             <dt>Membership</dt>
             <dd>{m.status === 'confirmed' ? <Badge kind="ok">Confirmed</Badge> : <Badge kind="warn">Waiting for an admin to confirm you</Badge>}</dd>
             <dt>Two-step verification</dt>
-            <dd>{m.two_factor_enabled ? <Badge kind="ok">On</Badge> : <Badge kind={policy?.policies.require_two_factor ? 'bad' : 'muted'}>Off{policy?.policies.require_two_factor ? ' (required: set it up with `castellan 2fa enable`)' : ''}</Badge>}</dd>
+            <dd>
+              {m.two_factor_enabled ? <Badge kind="ok">On</Badge> : <Badge kind={policy?.policies.require_two_factor ? 'bad' : 'muted'}>Off</Badge>}
+              {!m.two_factor_enabled && policy?.policies.require_two_factor && <span class="muted small"> Required by your company: set it up with <code>castellan 2fa enable</code>.</span>}
+            </dd>
             <dt>Company key fingerprint</dt>
             <dd class="mono fp">{fingerprintDisplay(companyFingerprint(publicFromDto(c.keys)))}</dd>
           </dl>

@@ -320,7 +320,7 @@ export function UsersPage(props: { s: OrgSession; company: CompanyDto; reloadCom
                   <td>{i.email}</td>
                   <td>{ROLE_LABEL[i.role]}</td>
                   <td>
-                    <Badge kind={i.state === 'open' ? 'info' : i.state === 'accepted' ? 'ok' : 'muted'}>{i.state}</Badge>
+                    <Badge kind={i.state === 'open' ? 'info' : i.state === 'accepted' ? 'ok' : 'muted'}>{i.state[0].toUpperCase() + i.state.slice(1)}</Badge>
                   </td>
                   <td>{formatDate(i.expires_at)}</td>
                   <td class="actions-col">
