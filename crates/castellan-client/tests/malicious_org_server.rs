@@ -912,3 +912,96 @@ async fn with_the_real_server_a_flipped_policy_is_ignored_and_never_signed_over(
     assert_eq!(p.counter, 2, "the forged policy is ignored");
     assert!(p.policies.require_two_factor && p.policies.password_auditing);
 }
+
+/// Property 28: the server adds an attacker to a group. Editing the signed roster breaks its
+/// signature (refused); adding them only to the server's member list changes nothing the
+/// client relies on (the client reads members from the signed roster only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attacker_added_to_a_group_roster_by_the_server_is_refused() {
+    let env = env().await;
+    let admin = user(&env, "partner@example.com").await;
+    let (_, account) = account::unlock_local(&admin.home, PW).unwrap();
+    admin::setup(&admin.home, &account, SETUP_TOKEN, "MSP")
+        .await
+        .unwrap();
+    let org = session(&admin).await;
+    let cid = org.my_company().unwrap().id;
+    let gid = org.create_group(cid, "Engineering", &[]).await.unwrap();
+    let attacker = Uuid::new_v4();
+    let groups_path = format!("/api/v1/companies/{cid}/groups");
+
+    // 1. The attacker only in the server's member list: ignored.
+    let gp = groups_path.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == gp {
+            for g in v["groups"].as_array_mut().unwrap() {
+                g["members"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(Value::String(attacker.to_string()));
+            }
+        }
+    }));
+    let groups = org.groups(cid).await.unwrap();
+    let eng = groups.iter().find(|g| g.id == gid).unwrap();
+    assert!(eng.members.is_empty(), "{:?}", eng.members);
+
+    // 2. The attacker written into the signed roster: the signature no longer verifies, and
+    //    no roster is signed over it.
+    let gp = groups_path.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == gp {
+            for g in v["groups"].as_array_mut().unwrap() {
+                let doc: SignedDoc = serde_json::from_value(g["roster"].clone()).unwrap();
+                let mut body: Value = serde_json::from_slice(doc.body.as_slice()).unwrap();
+                body["members"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(Value::String(attacker.to_string()));
+                g["roster"]["body"] =
+                    Value::String(Bytes(serde_json::to_vec(&body).unwrap()).to_b64());
+            }
+        }
+    }));
+    assert_integrity(org.groups(cid).await, "a roster with an added attacker");
+    let roster_puts = env
+        .proxy
+        .hits(&format!("/companies/{cid}/groups/{gid}/roster"));
+    assert_integrity(
+        org.change_group(cid, "Engineering", Some("Eng"), &[], &[])
+            .await,
+        "a rename over a tampered roster",
+    );
+    assert_eq!(
+        env.proxy
+            .hits(&format!("/companies/{cid}/groups/{gid}/roster")),
+        roster_puts,
+        "no roster was sent"
+    );
+
+    // 3. A roster re-signed by a key of the server's own: refused as well.
+    let gp = groups_path.clone();
+    *env.proxy.mutator.lock().unwrap() = Some(Box::new(move |m: &str, p: &str, v: &mut Value| {
+        if m == "GET" && p == gp {
+            for g in v["groups"].as_array_mut().unwrap() {
+                let doc: SignedDoc = serde_json::from_value(g["roster"].clone()).unwrap();
+                let mut body: GroupRosterBody =
+                    serde_json::from_slice(doc.body.as_slice()).unwrap();
+                body.members.push(attacker);
+                g["roster"] = serde_json::to_value(sign(
+                    &KeyPair::generate().signing,
+                    statement::GROUP_ROSTER,
+                    &body,
+                ))
+                .unwrap();
+            }
+        }
+    }));
+    assert_integrity(org.groups(cid).await, "a roster signed by another key");
+
+    // Without the proxy's edits everything is as the admin left it.
+    *env.proxy.mutator.lock().unwrap() = None;
+    let groups = org.groups(cid).await.unwrap();
+    let eng = groups.iter().find(|g| g.id == gid).unwrap();
+    assert_eq!((eng.name.as_str(), eng.members.len()), ("Engineering", 0));
+}
