@@ -130,17 +130,23 @@ pub enum BackupCommand {
         kit: Option<std::path::PathBuf>,
         /// Delete backups older than this (default 90).
         #[arg(long, value_name = "N")]
-        retention_days: Option<u32>,
+        retention_days: Option<u32>,        /// A customer you administer (partner admins and technicians); default: your company.
+        #[arg(long, value_name = "COMPANY")]
+        company: Option<String>,
     },
     /// Turn organisation backup off and delete every backup of the company.
     Disable {
         #[arg(long)]
-        yes: bool,
+        yes: bool,        /// A customer you administer (partner admins and technicians); default: your company.
+        #[arg(long, value_name = "COMPANY")]
+        company: Option<String>,
     },
     /// Users and their backup points.
     List {
         #[arg(long, value_name = "EMAIL")]
-        user: Option<String>,
+        user: Option<String>,        /// A customer you administer (partner admins and technicians); default: your company.
+        #[arg(long, value_name = "COMPANY")]
+        company: Option<String>,
     },
     /// Restore a user's backup (the newest at or before --at), verified before it is opened.
     Restore {
@@ -160,7 +166,9 @@ pub enum BackupCommand {
         into: RestoreIntoArg,
         /// The export file for --into file.
         #[arg(long, value_name = "FILE")]
-        output: Option<std::path::PathBuf>,
+        output: Option<std::path::PathBuf>,        /// A customer you administer (partner admins and technicians); default: your company.
+        #[arg(long, value_name = "COMPANY")]
+        company: Option<String>,
     },
     /// The Recovery Group (recovery-group mode).
     #[command(subcommand, name = "recovery-group")]

@@ -25,8 +25,13 @@ async fn org(ctx: &Ctx) -> Result<OrgSession> {
     Ok(s)
 }
 
-fn company_id(s: &OrgSession) -> Result<Uuid> {
-    Ok(s.my_company()?.id)
+/// The company to act on: `--company` (a customer a partner admin or technician administers),
+/// else the caller's own.
+async fn company_id(s: &OrgSession, company: Option<&str>) -> Result<Uuid> {
+    Ok(match company {
+        Some(c) => s.resolve_company(Some(c)).await?.id,
+        None => s.my_company()?.id,
+    })
 }
 
 pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
@@ -35,9 +40,10 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
             mode,
             kit,
             retention_days,
+            company,
         } => {
             let s = org(ctx).await?;
-            let cid = company_id(&s)?;
+            let cid = company_id(&s, company.as_deref()).await?;
             match mode {
                 BackupModeArg::OfflineKey => {
                     let current = s.policy(cid).await?;
@@ -92,9 +98,9 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 }
             }
         }
-        BackupCommand::Disable { yes } => {
+        BackupCommand::Disable { yes, company } => {
             let s = org(ctx).await?;
-            let cid = company_id(&s)?;
+            let cid = company_id(&s, company.as_deref()).await?;
             if !yes {
                 if !prompt::interactive() {
                     return Err(ClientError::Invalid(
@@ -115,9 +121,9 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 println!("Organisation backup is off; {n} backups deleted.");
             }
         }
-        BackupCommand::List { user } => {
+        BackupCommand::List { user, company } => {
             let s = org(ctx).await?;
-            let cid = company_id(&s)?;
+            let cid = company_id(&s, company.as_deref()).await?;
             let mut list = s.api.backups(cid, None).await?;
             if let Some(u) = &user {
                 let want = u.trim().to_lowercase();
@@ -149,6 +155,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
             words,
             into,
             output,
+            company,
         } => {
             let at = at.map(|a| backup::parse_time(&a)).transpose()?;
             let source = match (key_file, words) {
@@ -160,7 +167,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 return Err(ClientError::Invalid("--into file needs --output FILE".into()).into());
             }
             let s = org(ctx).await?;
-            let cid = company_id(&s)?;
+            let cid = company_id(&s, company.as_deref()).await?;
             let r = backup::restore(&s, cid, &user, at, &source).await?;
             let (target, detail) = match into {
                 RestoreIntoArg::Me => {
@@ -216,7 +223,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
         }
         BackupCommand::RecoveryGroup(c) => {
             let s = org(ctx).await?;
-            let cid = company_id(&s)?;
+            let cid = company_id(&s, None).await?;
             match c {
                 RecoveryGroupCommand::AddMember { email } => {
                     let uid = backup::add_recovery_member(&s, cid, &email).await?;
