@@ -184,3 +184,278 @@ fn roles_changes_revocation_and_the_share_folder() {
     assert_eq!(shared_titles(reader, "Team"), vec!["Mail", "Router"]);
     assert_eq!(owner.json(&["item", "get", &rid])["username"], "root");
 }
+
+/// An RFC 3339 time `secs` seconds from now.
+fn in_seconds(secs: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+fn share_ids(d: &Device) -> Vec<String> {
+    d.json(&["share", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn revocation_reaches_an_offline_device_and_expiry_hides_the_share_but_from_owners() {
+    let server = OrgServer::start("public_url = \"http://127.0.0.1:1\"");
+    let co = Company::setup(
+        &server,
+        "Acme",
+        "owner@acme.example",
+        &["ed@acme.example", "reader@acme.example"],
+    );
+    let owner = &co.admin;
+    let ed = co.member("ed@acme.example");
+    let reader = co.member("reader@acme.example");
+    // The reader's second device.
+    let reader2 = Device::login_at(
+        &server.url,
+        "reader@acme.example",
+        reader.secret_key.as_deref().unwrap(),
+    );
+    let a = owner.add(&[
+        "--profile",
+        "business",
+        "--title",
+        "Firewall",
+        "--password",
+        "fw-1",
+    ]);
+    let sid = owner.json(&[
+        "share",
+        "create",
+        "--name",
+        "Infra",
+        "--item",
+        &a,
+        "--to",
+        "ed@acme.example:read-only",
+        "--to",
+        "reader@acme.example:read-only",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ed.json(&["share", "accept", &sid]);
+    reader.json(&["share", "accept", &sid]);
+    assert_eq!(shared_titles(&reader2, "Infra"), vec!["Firewall"]);
+    // The reader's own folder and item: never touched by what happens to the share.
+    reader.ok(&["folder", "add", "Home"]);
+    reader.add(&["--title", "Bank", "--password", "b4nk", "--folder", "Home"]);
+
+    // Revocation while reader2 is offline; then the owner writes a new item into the share.
+    let removed = owner.json(&[
+        "share",
+        "remove-recipient",
+        &sid,
+        "--user",
+        "reader@acme.example",
+    ]);
+    assert_eq!(removed["key_version"], 2);
+    let b = owner.add(&[
+        "--profile",
+        "business",
+        "--title",
+        "VPN",
+        "--password",
+        "vpn-2",
+    ]);
+    owner.json(&["share", "add-items", &sid, "--item", &b]);
+    assert_eq!(shared_titles(ed, "Infra"), vec!["Firewall", "VPN"]);
+    // The removed reader loses the share at the next sync, on both devices, and never sees
+    // what was written afterwards.
+    for d in [reader, &reader2] {
+        assert!(shared_titles(d, "Infra").is_empty());
+        assert!(!share_ids(d).contains(&sid));
+        let all = items(d);
+        assert!(all
+            .iter()
+            .all(|i| i["title"] != "VPN" && i["title"] != "Firewall"));
+        assert!(all
+            .iter()
+            .any(|i| i["title"] == "Bank" && i["folder"] == "Home"));
+        let (code, _) = d.fails(&["share", "show", &sid]);
+        assert_ne!(code, 0);
+    }
+
+    // Expiry a few seconds ahead: the share stays until then, is gone for the recipient at the
+    // next sync after it passes, and the owner keeps it.
+    let at = in_seconds(4);
+    owner.json(&["share", "expire", &sid, "--at", &at]);
+    assert_eq!(shared_titles(ed, "Infra"), vec!["Firewall", "VPN"]);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(shared_titles(ed, "Infra").is_empty());
+    assert!(!share_ids(ed).contains(&sid));
+    assert_eq!(shared_titles(owner, "Infra"), vec!["Firewall", "VPN"]);
+    // Clearing the expiry brings it back.
+    owner.json(&["share", "expire", &sid, "--never"]);
+    assert_eq!(shared_titles(ed, "Infra"), vec!["Firewall", "VPN"]);
+}
+
+#[test]
+fn groups_reach_later_members_and_deleting_an_owner_removes_only_their_own_shares() {
+    let server = OrgServer::start("public_url = \"http://127.0.0.1:1\"");
+    let co = Company::setup(
+        &server,
+        "Acme",
+        "owner@acme.example",
+        &["ed@acme.example", "first@acme.example", "late@acme.example"],
+    );
+    let owner = &co.admin;
+    let ed = co.member("ed@acme.example");
+    let first = co.member("first@acme.example");
+    let late = co.member("late@acme.example");
+    owner.json(&[
+        "admin",
+        "group",
+        "create",
+        "Readers",
+        "--member",
+        "first@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    let a = owner.add(&[
+        "--profile",
+        "business",
+        "--title",
+        "Printer",
+        "--password",
+        "pr1nt",
+    ]);
+    let g = owner.json(&[
+        "share",
+        "create",
+        "--name",
+        "Office",
+        "--item",
+        &a,
+        "--group",
+        "Readers:read-only",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    first.json(&["share", "accept", &g]);
+    assert_eq!(shared_titles(first, "Office"), vec!["Printer"]);
+    // Not in the group yet: nothing.
+    assert!(!share_ids(late).contains(&g));
+
+    // A member added to the group later gets the share (one group key grant, no new share
+    // grant); a member removed from the group loses it at the next sync.
+    owner.json(&[
+        "admin",
+        "group",
+        "add-member",
+        "Readers",
+        "late@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    assert!(share_ids(late).contains(&g));
+    late.json(&["share", "accept", &g]);
+    assert_eq!(shared_titles(late, "Office"), vec!["Printer"]);
+    owner.json(&[
+        "admin",
+        "group",
+        "remove-member",
+        "Readers",
+        "first@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    assert!(shared_titles(first, "Office").is_empty());
+    assert!(!share_ids(first).contains(&g));
+    assert_eq!(shared_titles(late, "Office"), vec!["Printer"]);
+
+    // The share folder keeps its name for the recipient.
+    let (code, msg) = late.fails(&["folder", "rename", "Shared folders/Office", "Mine"]);
+    assert_eq!(code, 10, "{msg}");
+
+    // Ed owns one share alone and one together with the owner.
+    let e1 = ed.add(&[
+        "--profile",
+        "business",
+        "--title",
+        "Ed's",
+        "--password",
+        "e1",
+    ]);
+    let alone = ed.json(&[
+        "share",
+        "create",
+        "--name",
+        "EdOnly",
+        "--item",
+        &e1,
+        "--to",
+        "late@acme.example",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e2 = ed.add(&[
+        "--profile",
+        "business",
+        "--title",
+        "Shared",
+        "--password",
+        "e2",
+    ]);
+    let both = ed.json(&[
+        "share",
+        "create",
+        "--name",
+        "Both",
+        "--item",
+        &e2,
+        "--to",
+        "late@acme.example",
+        "--to",
+        "owner@acme.example:owner",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    late.json(&["share", "accept", &alone]);
+    late.json(&["share", "accept", &both]);
+    assert_eq!(shared_titles(late, "EdOnly"), vec!["Ed's"]);
+    assert_eq!(shared_titles(owner, "Both"), vec!["Shared"]);
+
+    owner.json(&[
+        "admin",
+        "user",
+        "delete",
+        "ed@acme.example",
+        "--company",
+        "Acme",
+        "--yes",
+    ]);
+    // The share ed owned alone is gone for its recipient; the one with another owner stays,
+    // for that owner and for the recipient.
+    assert!(shared_titles(late, "EdOnly").is_empty());
+    assert!(!share_ids(late).contains(&alone));
+    assert_eq!(shared_titles(late, "Both"), vec!["Shared"]);
+    assert_eq!(shared_titles(owner, "Both"), vec!["Shared"]);
+    assert_eq!(shared_titles(late, "Office"), vec!["Printer"]);
+    // The remaining owner still manages it.
+    owner.json(&[
+        "share",
+        "add-recipient",
+        &both,
+        "--user",
+        "first@acme.example",
+        "--role",
+        "read-only",
+    ]);
+    first.json(&["share", "accept", &both]);
+    assert_eq!(shared_titles(first, "Both"), vec!["Shared"]);
+}

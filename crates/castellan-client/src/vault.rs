@@ -320,7 +320,18 @@ impl VaultSession {
     }
 
     /// Two-way sync now. An unreachable server is not an error: changes stay queued (red).
+    /// Then, as an owner, drops users who left the company from my shares' access lists (with a
+    /// key rotation, see `share::ops`).
     pub async fn sync(&mut self) -> ClientResult<SyncReport> {
+        let report = self.sync_once().await?;
+        if !report.offline && self.share_cleanup().await? {
+            return self.sync_once().await;
+        }
+        Ok(report)
+    }
+
+    /// [`Self::sync`] without the owners' share cleanup.
+    pub(crate) async fn sync_once(&mut self) -> ClientResult<SyncReport> {
         let report =
             crate::sync::sync_with(&self.home, &self.cache, &self.api, &self.account).await?;
         self.last_sync = Some(report.clone());

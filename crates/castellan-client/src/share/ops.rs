@@ -777,7 +777,7 @@ impl VaultSession {
         expires_at: Option<i64>,
     ) -> ClientResult<i64> {
         // Send queued changes first: the rotation must cover the share exactly as stored.
-        self.sync().await?;
+        self.sync_once().await?;
         if self
             .cache()
             .pending()
@@ -916,8 +916,56 @@ impl VaultSession {
         if let Ok(n) = next {
             super::store_own(self.cache(), &self.account, n).await?;
         }
-        self.sync().await?;
+        self.sync_once().await?;
         Ok(key_version)
+    }
+
+    /// As an owner: users of my shares' access lists who no longer hold a valid member
+    /// certificate (their account was deleted, or they left the company) are dropped, with a
+    /// key rotation: the list they signed or are named in would no longer verify for the
+    /// others, and the manifest is signed by a remaining writer again. Returns whether a share
+    /// changed. (A server hiding a member's certificate can make an owner drop them: a denial
+    /// of service, never a disclosure.)
+    pub(crate) async fn share_cleanup(&mut self) -> ClientResult<bool> {
+        let owned: Vec<_> = self
+            .account
+            .shares
+            .all()
+            .into_iter()
+            .filter(|s| s.is_owner())
+            .collect();
+        if owned.is_empty() {
+            return Ok(false);
+        }
+        let mut dirs: BTreeMap<Uuid, Directory> = BTreeMap::new();
+        let mut changed = false;
+        for share in owned {
+            let dir = match dirs.entry(share.company_id) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    match self.directory_for(&share).await {
+                        Ok(d) => v.insert(d),
+                        Err(ClientError::Integrity(m)) => return Err(ClientError::Integrity(m)),
+                        Err(_) => continue,
+                    }
+                }
+            };
+            let entries = kept_entries(&share.acl, dir);
+            if entries.len() == share.acl.entries.len()
+                || acl::owners(&ShareAclBody {
+                    entries: entries.clone(),
+                    ..share.acl.clone()
+                })
+                .is_empty()
+            {
+                continue;
+            }
+            let dir = dir.clone();
+            self.rotate(&share, &dir, entries, share.acl.expires_at)
+                .await?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     pub async fn share_accept(&mut self, which: &str) -> ClientResult<Uuid> {
@@ -1042,6 +1090,17 @@ impl VaultSession {
     }
 }
 
+/// The entries of a list whose users still hold a verified member certificate (groups stay).
+fn kept_entries(body: &ShareAclBody, dir: &Directory) -> Vec<AclEntryDto> {
+    body.entries
+        .iter()
+        .filter(|e| {
+            e.principal.kind == PrincipalKindDto::Group || dir.members.contains_key(&e.principal.id)
+        })
+        .cloned()
+        .collect()
+}
+
 /// What an owner's client completes at each sync: grants for principals of the current list
 /// that have none (an admin added them, or a group got new keys). Best effort: failures are
 /// left for the next sync.
@@ -1066,6 +1125,10 @@ pub async fn owner_duties(home: &Home, _cache: &Cache, api: &ApiClient, acct: &U
         let Ok(dir) = org.directory(s.company_id).await.cloned() else {
             continue;
         };
+        // A list naming users who left: the owner's session rotates it first (share_cleanup).
+        if kept_entries(&s.acl, &dir).len() != s.acl.entries.len() {
+            continue;
+        }
         let missing: Vec<PrincipalDto> = s
             .acl
             .entries
