@@ -130,21 +130,24 @@ pub enum BackupCommand {
         kit: Option<std::path::PathBuf>,
         /// Delete backups older than this (default 90).
         #[arg(long, value_name = "N")]
-        retention_days: Option<u32>,        /// A customer you administer (partner admins and technicians); default: your company.
+        retention_days: Option<u32>,
+        /// A customer you administer (partner admins and technicians); default: your company.
         #[arg(long, value_name = "COMPANY")]
         company: Option<String>,
     },
     /// Turn organisation backup off and delete every backup of the company.
     Disable {
         #[arg(long)]
-        yes: bool,        /// A customer you administer (partner admins and technicians); default: your company.
+        yes: bool,
+        /// A customer you administer (partner admins and technicians); default: your company.
         #[arg(long, value_name = "COMPANY")]
         company: Option<String>,
     },
     /// Users and their backup points.
     List {
         #[arg(long, value_name = "EMAIL")]
-        user: Option<String>,        /// A customer you administer (partner admins and technicians); default: your company.
+        user: Option<String>,
+        /// A customer you administer (partner admins and technicians); default: your company.
         #[arg(long, value_name = "COMPANY")]
         company: Option<String>,
     },
@@ -166,7 +169,8 @@ pub enum BackupCommand {
         into: RestoreIntoArg,
         /// The export file for --into file.
         #[arg(long, value_name = "FILE")]
-        output: Option<std::path::PathBuf>,        /// A customer you administer (partner admins and technicians); default: your company.
+        output: Option<std::path::PathBuf>,
+        /// A customer you administer (partner admins and technicians); default: your company.
         #[arg(long, value_name = "COMPANY")]
         company: Option<String>,
     },

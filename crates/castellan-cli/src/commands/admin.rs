@@ -517,7 +517,8 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
                 yes,
                 &format!("Delete the account of {email} and all its data"),
             )?;
-            let id = s.delete_member(c.id, &email).await?;
+            let (id, warnings) = s.delete_member(c.id, &email).await?;
+            warn_all(&warnings);
             done(
                 ctx,
                 json!({"deleted": id, "email": email}),
@@ -536,7 +537,8 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<()> {
                     "Reset {email}: delete the account and all its data, and invite them again"
                 ),
             )?;
-            let (id, inv) = s.reset_member(&c, &email).await?;
+            let (id, inv, warnings) = s.reset_member(&c, &email).await?;
+            warn_all(&warnings);
             if ctx.json {
                 let mut v = serde_json::to_value(&inv)?;
                 v["reset"] = json!(id);

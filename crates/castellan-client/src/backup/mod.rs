@@ -1083,21 +1083,23 @@ pub async fn pick_point(
 ) -> ClientResult<(Uuid, BackupPointDto)> {
     let want = normalise_email(email);
     let list = org.api.backups(company_id, None).await?;
-    let user = list
+    // One email can have had several accounts (a reset or deleted account and the new one):
+    // the points of all of them count.
+    let users: Vec<_> = list
         .users
         .into_iter()
-        .find(|u| normalise_email(&u.email) == want)
-        .ok_or_else(|| ClientError::NotFound(format!("no backups of {want}")))?;
+        .filter(|u| normalise_email(&u.email) == want)
+        .collect();
+    if users.is_empty() {
+        return Err(ClientError::NotFound(format!("no backups of {want}")));
+    }
     let at = at.unwrap_or(i64::MAX);
-    let point = user
-        .points
+    users
         .into_iter()
-        .filter(|p| p.created_at <= at)
-        .max_by_key(|p| (p.created_at, p.backup_id))
-        .ok_or_else(|| {
-            ClientError::NotFound(format!("no backup of {want} at or before that time"))
-        })?;
-    Ok((user.user_id, point))
+        .flat_map(|u| u.points.into_iter().map(move |p| (u.user_id, p)))
+        .filter(|(_, p)| p.created_at <= at)
+        .max_by_key(|(_, p)| (p.created_at, p.backup_id))
+        .ok_or_else(|| ClientError::NotFound(format!("no backup of {want} at or before that time")))
 }
 
 /// Downloads, VERIFIES and opens one backup with the given key source.
@@ -1222,13 +1224,43 @@ pub async fn hand_over(org: &OrgSession, company_id: Uuid, r: &Restored) -> Clie
                 ))
             })?
             .remove(0);
-    let admin_cert = org
+    let own_cert = org
         .membership
         .member
         .as_ref()
         .filter(|m| m.company_id == company_id)
-        .and_then(|m| m.cert.clone())
-        .ok_or_else(|| invalid("a handover needs your own admin certificate of this company"))?;
+        .and_then(|m| m.cert.clone());
+    let admin_cert = match own_cert {
+        Some(cert) => cert,
+        // A partner admin or technician is not a member of the customer, but holds its root
+        // key: they certify their own identity keys as an admin of it for this handover.
+        None => {
+            let (company_keys, _) = org.company_keys(company_id).await.map_err(|e| {
+                invalid(format!(
+                    "a handover needs an admin certificate of this company or its keys ({e})"
+                ))
+            })?;
+            sign(
+                &company_keys.signing,
+                statement::MEMBER_CERT,
+                &MemberCertBody {
+                    company_id,
+                    user_id: org.me(),
+                    email: org.account.email.clone(),
+                    role: RoleDto::Admin,
+                    signing_public_key: Bytes(
+                        org.account.signing.verifying_key().to_bytes().to_vec(),
+                    ),
+                    encryption_public_key: Bytes(
+                        org.account.encryption.public_key().to_bytes().to_vec(),
+                    ),
+                    serial: Uuid::new_v4(),
+                    issued_at: now(),
+                    issued_by: org.me(),
+                },
+            )
+        }
+    };
     let id = Uuid::new_v4();
     let payload = BackupPayload {
         user_id: uid,

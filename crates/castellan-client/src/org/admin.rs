@@ -10,6 +10,8 @@
 //! - documents are verified before their bodies are read; a roster is always rebuilt from the
 //!   signed one, never from the server's member list.
 
+use std::collections::HashSet;
+
 use castellan_crypto::sha256;
 use castellan_types::*;
 use serde::Serialize;
@@ -883,6 +885,7 @@ impl OrgSession {
             None,
             &[(m.user_id, member_enc)],
             &[],
+            &self.member_ids(cid).await?,
         )?;
         let (key_grant, customer_key_grants) = if preview.role == RoleDto::Admin {
             (
@@ -913,6 +916,10 @@ impl OrgSession {
 
     /// A new signed roster from the VERIFIED current one (never the server's list).
     #[allow(clippy::too_many_arguments)]
+    ///
+    /// `members_now` are the company's members as the server lists them: people who left the
+    /// company (deleted or reset accounts) are dropped from the roster. The server can only make
+    /// a roster smaller this way, never add anyone to it.
     fn roster_change(
         &self,
         company: &KeyPair,
@@ -922,6 +929,7 @@ impl OrgSession {
         rename: Option<&str>,
         add: &[(Uuid, [u8; 32])],
         remove: &[Uuid],
+        members_now: &HashSet<Uuid>,
     ) -> ClientResult<RosterUpdateRequest> {
         let current = docs::verify_roster(public, &group.roster, company_id, group.id)?;
         let roster_keys = PublicKeys::from_slices(
@@ -947,7 +955,7 @@ impl OrgSession {
             .members
             .iter()
             .copied()
-            .filter(|u| !remove.contains(u))
+            .filter(|u| !remove.contains(u) && members_now.contains(u))
             .collect();
         let mut grants = Vec::new();
         for (u, pk) in add {
@@ -974,6 +982,64 @@ impl OrgSession {
             roster: sign(&company.signing, statement::GROUP_ROSTER, &body),
             grants,
         })
+    }
+
+    /// The ids of the company's members (any status) as the server lists them.
+    async fn member_ids(&self, company_id: Uuid) -> ClientResult<HashSet<Uuid>> {
+        Ok(self
+            .api
+            .members(company_id)
+            .await?
+            .members
+            .iter()
+            .map(|m| m.user_id)
+            .collect())
+    }
+
+    /// Re-signs every group roster that still lists `user_id` (who left the company) or anyone
+    /// else no longer in it. Best effort: failures come back as warnings.
+    async fn resign_rosters_without(&self, company_id: Uuid, user_id: Uuid) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let (keys, public) = match self.company_keys(company_id).await {
+            Ok(k) => k,
+            Err(e) => return vec![format!("rosters not re-signed: {e}")],
+        };
+        let (groups, members_now) = match (
+            self.api.groups(company_id).await,
+            self.member_ids(company_id).await,
+        ) {
+            (Ok(g), Ok(m)) => (g.groups, m),
+            (Err(e), _) | (_, Err(e)) => return vec![format!("rosters not re-signed: {e}")],
+        };
+        for g in groups {
+            let Ok(r) = docs::verify_roster(&public, &g.roster, company_id, g.id) else {
+                warnings.push(format!("group {}: its roster does not verify", g.name));
+                continue;
+            };
+            if r.members
+                .iter()
+                .all(|u| *u != user_id && members_now.contains(u))
+            {
+                continue;
+            }
+            let res = match self.roster_change(
+                &keys,
+                &public,
+                company_id,
+                &g,
+                None,
+                &[],
+                &[user_id],
+                &members_now,
+            ) {
+                Ok(req) => self.api.update_roster(company_id, g.id, &req).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = res {
+                warnings.push(format!("group {}: {e}", g.name));
+            }
+        }
+        warnings
     }
 
     /// For a new admin of a partner: every customer's keys sealed to them, so they administer
@@ -1071,43 +1137,20 @@ impl OrgSession {
     ) -> ClientResult<(Uuid, Vec<String>)> {
         let m = self.member_by_email(company_id, email).await?;
         self.api.remove_member(company_id, m.user_id).await?;
-        let mut warnings = Vec::new();
-        match self.company_keys(company_id).await {
-            Ok((keys, public)) => {
-                for g in self.api.groups(company_id).await?.groups {
-                    let Ok(r) = docs::verify_roster(&public, &g.roster, company_id, g.id) else {
-                        warnings.push(format!("group {}: its roster does not verify", g.name));
-                        continue;
-                    };
-                    if !r.members.contains(&m.user_id) {
-                        continue;
-                    }
-                    let res = match self.roster_change(
-                        &keys,
-                        &public,
-                        company_id,
-                        &g,
-                        None,
-                        &[],
-                        &[m.user_id],
-                    ) {
-                        Ok(req) => self.api.update_roster(company_id, g.id, &req).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = res {
-                        warnings.push(format!("group {}: {e}", g.name));
-                    }
-                }
-            }
-            Err(e) => warnings.push(format!("rosters not re-signed: {e}")),
-        }
+        let warnings = self.resign_rosters_without(company_id, m.user_id).await;
         Ok((m.user_id, warnings))
     }
 
-    pub async fn delete_member(&self, company_id: Uuid, email: &str) -> ClientResult<Uuid> {
+    /// Deletes the account, then re-signs the rosters that listed it (failures as warnings).
+    pub async fn delete_member(
+        &self,
+        company_id: Uuid,
+        email: &str,
+    ) -> ClientResult<(Uuid, Vec<String>)> {
         let m = self.member_by_email(company_id, email).await?;
         self.api.delete_member(company_id, m.user_id).await?;
-        Ok(m.user_id)
+        let warnings = self.resign_rosters_without(company_id, m.user_id).await;
+        Ok((m.user_id, warnings))
     }
 
     /// Deletes the account and issues a new invitation for the same email and role (the role
@@ -1116,7 +1159,7 @@ impl OrgSession {
         &self,
         company: &CompanyDto,
         email: &str,
-    ) -> ClientResult<(Uuid, Invited)> {
+    ) -> ClientResult<(Uuid, Invited, Vec<String>)> {
         let m = self.member_by_email(company.id, email).await?;
         let (keys, public) = self.company_keys(company.id).await?;
         let role = match &m.cert {
@@ -1132,6 +1175,7 @@ impl OrgSession {
                 &ResetMemberRequest { invitation: req },
             )
             .await?;
+        let warnings = self.resign_rosters_without(company.id, m.user_id).await;
         Ok((
             m.user_id,
             Invited {
@@ -1144,6 +1188,7 @@ impl OrgSession {
                 fingerprint: fingerprint_display(&public.fingerprint()),
                 link,
             },
+            warnings,
         ))
     }
 
@@ -1341,7 +1386,17 @@ impl OrgSession {
                     .ok_or_else(|| ClientError::NotFound(format!("no member {e}")))
             })
             .collect::<ClientResult<Vec<_>>>()?;
-        let req = self.roster_change(&keys, &public, company_id, &g, rename, &add, &remove)?;
+        let members_now: HashSet<Uuid> = all.iter().map(|m| m.user_id).collect();
+        let req = self.roster_change(
+            &keys,
+            &public,
+            company_id,
+            &g,
+            rename,
+            &add,
+            &remove,
+            &members_now,
+        )?;
         self.api.update_roster(company_id, g.id, &req).await?;
         Ok(g.id)
     }
