@@ -236,6 +236,14 @@ test('portals: partner creates a customer, customer admin sets a policy and invi
     assert.match(await eng.textContent(), /user@acme\.test/);
     await shot(cp, 'portal-14-groups');
 
+    // Organisation backup: the verified policy's state (off here) and the backup points.
+    await cp.getByRole('link', { name: 'Backup', exact: true }).click();
+    await heading(cp, 'Organisation backup');
+    await cp.getByTestId('backup-state').waitFor();
+    assert.match(await cp.getByTestId('backup-state').textContent(), /Off/);
+    await cp.getByText(/No backups yet|Backup points/).first().waitFor();
+    await shot(cp, 'portal-14b-backup');
+
     await cp.getByRole('link', { name: 'Audit log' }).click();
     await heading(cp, 'Audit log');
     await cp.locator('[data-testid="audit-row"]').first().waitFor({ timeout: 30000 });

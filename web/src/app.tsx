@@ -1,5 +1,6 @@
 import { KitScreen, LoginScreen, OtherTabScreen, RegisterScreen, UnlockScreen } from './ui/auth';
 import { VaultScreen } from './ui/vault';
+import { RestrictedScreen } from './ui/twofactor';
 import { JoinScreen } from './ui/portal/join';
 import { PortalScreen } from './ui/portal/portal';
 import { joinLink, joinSignIn, phase, route, vault } from './state';
@@ -20,6 +21,8 @@ export function App() {
       return <KitScreen />;
     case 'unlock':
       return <UnlockScreen />;
+    case 'restricted':
+      return <RestrictedScreen />;
     case 'vault':
       if (!vault.value) return <UnlockScreen />;
       return route.value.page === 'vault' ? <VaultScreen client={vault.value} /> : <PortalScreen />;

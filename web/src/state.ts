@@ -1,6 +1,6 @@
 // Application state: which screen is shown, the device state and the unlocked vault.
 import { signal } from '@preact/signals';
-import { login, register, unlockLocal } from './client/account';
+import { login, register, unlockLocal, type LoginNotice, type UnlockedAccount } from './client/account';
 import { Api } from './client/api';
 import { IdbBackend, LocalCache } from './client/db';
 import { VaultClient } from './client/vault';
@@ -12,12 +12,18 @@ import { emptyPins, type OrgPins, type PinStorage } from './org/pins';
 import { checkMasterPassword } from './org/policy';
 import { joinWithLink, OrgSession, verifyInvitationPreview } from './org/session';
 
-export type Phase = 'boot' | 'other-tab' | 'login' | 'register' | 'kit' | 'unlock' | 'vault';
+export type Phase = 'boot' | 'other-tab' | 'login' | 'register' | 'kit' | 'unlock' | 'restricted' | 'vault';
 
 export const phase = signal<Phase>('boot');
 export const vault = signal<VaultClient | null>(null);
 export const kit = signal<{ email: string; secretKey: string; server: string } | null>(null);
 export const bootError = signal<string | null>(null);
+/** Set while the login waits for a two-step code (`retry` after a wrong one). */
+export const twoFactorAsk = signal<{ retry: boolean; resolve: (code: string) => void; reject: (e: Error) => void } | null>(null);
+/** What the last login answered about two-step verification and restrictions. */
+export const loginNotice = signal<LoginNotice | null>(null);
+/** A signed-in session that may only fix something first (phase 'restricted'). */
+let restrictedSession: { api: Api; account: UnlockedAccount } | null = null;
 
 export const cache = new LocalCache(new IdbBackend());
 const origin = () => window.location.origin;
@@ -100,10 +106,41 @@ export async function doLogin(email: string, password: string, secretKey: string
     await cache.clear();
   }
   const api = new Api(origin());
-  const { device, account } = await login(api, email, password, secretKey.trim() ? secretKey : null, existing, deviceName());
+  const ask = (retry: boolean) => new Promise<string>((resolve, reject) => (twoFactorAsk.value = { retry, resolve, reject }));
+  let r;
+  try {
+    r = await login(api, email, password, secretKey.trim() ? secretKey : null, existing, deviceName(), ask);
+  } finally {
+    twoFactorAsk.value = null;
+  }
+  const { device, account, notice } = r;
   await cache.apply({ device });
   api.token = device.session_token;
+  loginNotice.value = notice.restriction || notice.twoFactorGraceRemaining !== null ? notice : null;
+  if (notice.restriction) {
+    // The server answers only the fix (and GET /account) until it is done.
+    restrictedSession = { api, account };
+    phase.value = 'restricted';
+    return;
+  }
   await openVault(api, account);
+}
+
+/** The session's restriction was lifted (two-step verification set up): on to the vault. */
+export async function leaveRestricted(): Promise<void> {
+  const s = restrictedSession;
+  restrictedSession = null;
+  if (loginNotice.value) loginNotice.value = { ...loginNotice.value, restriction: null, twoFactorGraceRemaining: null };
+  if (!s) {
+    phase.value = cache.device ? 'unlock' : 'login';
+    return;
+  }
+  await openVault(s.api, s.account);
+}
+
+/** The API of the open session (vault or restricted), for account calls such as 2FA enrolment. */
+export function sessionApi(): Api | null {
+  return restrictedSession?.api ?? (cache.device ? new Api(origin(), cache.device.session_token) : null);
 }
 
 export async function doRegister(email: string, password: string): Promise<void> {
@@ -184,9 +221,9 @@ export type Route =
   | { page: 'setup' }
   | { page: 'account' }
   | { page: 'partner'; tab: 'customers' | 'templates' | 'technicians' }
-  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'audit' };
+  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'backup' | 'audit' };
 
-const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'audit'] as const;
+const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'backup', 'audit'] as const;
 const PARTNER_TABS = ['customers', 'templates', 'technicians'] as const;
 
 export function parseRoute(hash: string): Route {

@@ -130,6 +130,29 @@ describe('vault sync in the browser', () => {
     expect(b.cache.meta.cursor).toBe(0);
   });
 
+  it('skips objects of a listed share vault (not opened in the browser yet), refuses other foreign vaults', async () => {
+    const acct = account();
+    const a = await device(acct);
+    const id = await a.createItem('personal', login('Mine', '1'));
+    await a.sync();
+    const shareId = '01900000-0000-7000-8000-00000000aa01';
+    const foreign = { ...server.objects.get(id)!, id: '01900000-0000-7000-8000-00000000aa02', vault_id: shareId, seq: server.seq + 1 };
+    server.seq += 1;
+    server.rewriteSync = (page) => {
+      page.objects.push(foreign);
+      (page as { shares?: unknown[] }).shares = [{ id: shareId }];
+    };
+    const b = await device(copyAccount(acct));
+    await b.sync();
+    expect(b.lastError.value).toBeNull();
+    expect(b.cache.objects.has(foreign.id)).toBe(false);
+    expect((await b.getItem(id)).data.title).toBe('Mine');
+    server.rewriteSync = (page) => void page.objects.push(foreign);
+    const c = await device(copyAccount(acct));
+    await c.sync();
+    expect(c.lastError.value).toMatch(/vault this account does not have/);
+  });
+
   it('refuses a rolled-back object', async () => {
     const acct = account();
     const a = await device(acct);

@@ -198,7 +198,16 @@ async function localWrap(password: string, sk: Uint8Array, salt: Uint8Array, dev
  * OPAQUE login. `existing` is this browser's device state for the same account (its pins and
  * Secret Key), if any. Returns the new device state and the unlocked account.
  */
-export async function login(api: Api, email: string, password: string, secretKeyText: string | null, existing: DeviceState | null, deviceName: string): Promise<{ device: DeviceState; account: UnlockedAccount }> {
+/** Asks the user for a two-step code (or a recovery code); `retry` is set after a wrong one. */
+export type TwoFactorPrompt = (retry: boolean) => Promise<string>;
+
+/** What the login answer says the session must fix or will soon have to. */
+export interface LoginNotice {
+  restriction: string | null;
+  twoFactorGraceRemaining: number | null;
+}
+
+export async function login(api: Api, email: string, password: string, secretKeyText: string | null, existing: DeviceState | null, deviceName: string, twoFactor?: TwoFactorPrompt): Promise<{ device: DeviceState; account: UnlockedAccount; notice: LoginNotice }> {
   if (existing && existing.email.toLowerCase() !== email.trim().toLowerCase()) throw new Error(`this browser holds the account ${existing.email}; log out first`);
   const text = secretKeyText ?? existing?.secret_key;
   if (!text) throw new Error('the Secret Key is required to log in on a new device');
@@ -224,7 +233,25 @@ export async function login(api: Api, email: string, password: string, secretKey
     finish = await api.loginFinish(start.login_id, b64u(fin.finalization), deviceName);
   } catch (e) {
     if (e instanceof ApiFailure && e.code === 'invalid_credentials') throw new WrongCredentials();
-    throw e;
+    if (!(e instanceof ApiFailure && e.code === 'two_factor_required' && typeof e.detail.challenge === 'string')) throw e;
+    if (!twoFactor) throw e;
+    // The password was right: the same challenge is answered with a code; a wrong code may be
+    // retried (the server rate-limits failures per account and the challenge expires).
+    const challenge = e.detail.challenge;
+    let retry = false;
+    for (;;) {
+      const code = (await twoFactor(retry)).trim();
+      try {
+        finish = await api.loginTwoFactor(challenge, code);
+        break;
+      } catch (e2) {
+        if (e2 instanceof ApiFailure && e2.code === 'invalid_two_factor_code') {
+          retry = true;
+          continue;
+        }
+        throw e2;
+      }
+    }
   }
   const account = finish.account;
   const userId = start.user_id;
@@ -260,7 +287,7 @@ export async function login(api: Api, email: string, password: string, secretKey
   };
   if (existing?.org) device.org = existing.org;
   sk.fill(0);
-  return { device, account: unlocked };
+  return { device, account: unlocked, notice: { restriction: finish.restriction ?? null, twoFactorGraceRemaining: finish.two_factor_grace_remaining ?? null } };
 }
 
 /** Unlocks from the master password without the server (Argon2id, then the local wrap). */

@@ -15,6 +15,8 @@ export class ApiFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The error object of the body (e.g. `challenge` for `two_factor_required`). */
+    readonly detail: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiFailure';
@@ -57,14 +59,14 @@ export class Api {
     }
     if (res.ok) return text;
     // A proxy or a stopped server behind one answers 502/503/504 without our error body.
-    let parsed: { error?: { code?: string; message?: string } } | null = null;
+    let parsed: { error?: { code?: string; message?: string; [k: string]: unknown } } | null = null;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = null;
     }
     if (!parsed?.error && (res.status === 502 || res.status === 503 || res.status === 504)) throw new Unreachable(`HTTP ${res.status}`);
-    throw new ApiFailure(res.status, parsed?.error?.code ?? 'http_error', parsed?.error?.message ?? `HTTP ${res.status} from ${path}`);
+    throw new ApiFailure(res.status, parsed?.error?.code ?? 'http_error', parsed?.error?.message ?? `HTTP ${res.status} from ${path}`, parsed?.error ?? {});
   }
 
   health() {
@@ -78,6 +80,15 @@ export class Api {
   }
   loginStart(email: string, request: string) {
     return this.call<LoginStartResponse>('POST', '/auth/login/start', { email, credential_request: request });
+  }
+  loginTwoFactor(challenge: string, code: string) {
+    return this.call<LoginFinishResponse>('POST', '/auth/login/2fa', { challenge, code });
+  }
+  twoFactorEnroll() {
+    return this.call<{ secret: string; otpauth_uri: string }>('POST', '/account/2fa/enroll', {});
+  }
+  twoFactorConfirm(code: string) {
+    return this.call<{ recovery_codes: string[] }>('POST', '/account/2fa/confirm', { code });
   }
   loginFinish(loginId: string, finalization: string, deviceName: string) {
     return this.call<LoginFinishResponse>('POST', '/auth/login/finish', { login_id: loginId, credential_finalization: finalization, device_name: deviceName });

@@ -62,6 +62,8 @@ export interface SyncResponse {
   has_more: boolean;
   reset: boolean;
   manifests: ManifestDto[];
+  /** The shares this user can see (`ShareSummaryDto`; only `id` is read here). */
+  shares?: { id: string }[];
 }
 export interface LoginStartResponse {
   login_id: string;
@@ -74,6 +76,10 @@ export interface LoginFinishResponse {
   session_id: string;
   expires_at: number;
   account: AccountResponse;
+  /** `two_factor_setup` or `password_change`: the session may only fix that first. */
+  restriction?: string | null;
+  /** Logins left before two-step verification becomes mandatory. */
+  two_factor_grace_remaining?: number | null;
 }
 export interface RegisterStartResponse {
   registration_response: string;

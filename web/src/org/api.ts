@@ -2,6 +2,7 @@
 import type { Api } from '../client/api';
 import type {
   AuditFilter,
+  BackupListResponse,
   AuditListResponse,
   CompanyDto,
   ConfirmMemberRequest,
@@ -135,6 +136,9 @@ export class OrgApi {
   }
   deleteGroup(id: string, group: string) {
     return this.api.call<unknown>('DELETE', `/companies/${id}/groups/${group}`);
+  }
+  backups(id: string) {
+    return this.api.call<BackupListResponse>('GET', `/companies/${id}/backups`);
   }
   audit(id: string, f: AuditFilter) {
     return this.api.call<AuditListResponse>('GET', `/companies/${id}/audit${auditQuery(f)}`);

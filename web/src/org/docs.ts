@@ -10,7 +10,7 @@ import { b64u, dec, fromB64u, utf8 } from '../crypto/bytes';
 import { signStatement, verifyStatement } from '../crypto/sign';
 import { IntegrityError } from '../client/account';
 import { publicKeys, type KeyPair, type PublicKeys } from './keys';
-import type { GeneratorPolicy, GroupRosterBody, InvitationBody, MasterPasswordPolicy, MemberCertBody, PolicyBody, PolicySet, Role, SignedDoc } from './types';
+import type { GeneratorPolicy, OrgBackupPolicy, GroupRosterBody, InvitationBody, MasterPasswordPolicy, MemberCertBody, PolicyBody, PolicySet, Role, SignedDoc } from './types';
 
 export const STATEMENT = {
   MEMBER_CERT: 'member-cert',
@@ -92,14 +92,25 @@ export function normGenerator(v: unknown): GeneratorPolicy {
   };
 }
 
+/** OrgBackupPolicy in the Rust field order (`recovery_group_id` defaults to null, `retention_days` to 90). */
+export function normOrgBackup(v: unknown): OrgBackupPolicy {
+  const o = obj(v, 'org_backup');
+  if (o.mode !== 'offline-key' && o.mode !== 'recovery-group') throw new IntegrityError('unknown org_backup mode');
+  const pk = bytes(o.public_key, 'org_backup.public_key');
+  return {
+    mode: o.mode,
+    public_key: pk,
+    key_version: int(o.key_version, 'key_version'),
+    recovery_group_id: o.recovery_group_id === undefined || o.recovery_group_id === null ? null : uuid(o.recovery_group_id, 'recovery_group_id'),
+    retention_days: o.retention_days === undefined ? 90 : u32(o.retention_days, 'retention_days'),
+  };
+}
+
 /** A PolicySet with every field, in the Rust order (absent = off, as `#[serde(default)]`). */
 export function normPolicySet(v: unknown): PolicySet {
   const o = v === undefined || v === null ? {} : obj(v, 'policies');
   const opt = <T>(x: unknown, f: (x: unknown) => T): T | null => (x === undefined || x === null ? null : f(x));
-  const backup = opt(o.org_backup, (x) => {
-    if (x !== 'offline-key' && x !== 'recovery-group') throw new IntegrityError('unknown org_backup mode');
-    return x;
-  });
+  const backup = opt(o.org_backup, normOrgBackup);
   return {
     require_two_factor: bool(o.require_two_factor, 'require_two_factor', false),
     master_password: opt(o.master_password, normMasterPassword),

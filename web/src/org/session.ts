@@ -738,11 +738,16 @@ export class OrgSession {
   }
 
   /** Signs a new policy document (counter + 1 over the verified and the served one). */
-  async setPolicy(companyId: string, policies: PolicySet): Promise<EffectivePolicy> {
+  /**
+   * Signs and publishes the next policy. `keepBackup` keeps the company's verified
+   * `org_backup` (its key is the company's own: templates never carry one).
+   */
+  async setPolicy(companyId: string, policies: PolicySet, opts?: { keepBackup?: boolean }): Promise<EffectivePolicy> {
     const [keys] = await this.companyKeys(companyId);
     try {
       const served = (await this.api.policy(companyId)).policy;
       const current = await updatePins(this.pins, (p) => resolvePolicy(p, companyId, served));
+      if (opts?.keepBackup) policies = { ...policies, org_backup: current.policies.org_backup };
       const servedCounter = peekDoc<PolicyBody>(served)?.counter;
       const counter = Math.max(current.counter, typeof servedCounter === 'number' ? servedCounter : 0) + 1;
       const body: PolicyBody = { company_id: companyId, counter, issued_at: nowSecs(), issued_by: this.me, policies };
@@ -777,7 +782,7 @@ export class OrgSession {
     for (const c of customers) {
       let r: TemplateResult;
       try {
-        const eff = await this.setPolicy(c.id, t.policies);
+        const eff = await this.setPolicy(c.id, t.policies, { keepBackup: true });
         r = { companyId: c.id, name: c.name, ok: true, message: `policy #${eff.counter} signed` };
       } catch (e) {
         r = { companyId: c.id, name: c.name, ok: false, message: (e as Error).message };

@@ -6,6 +6,15 @@ export type CompanyStatus = 'active' | 'disabled';
 export type Role = 'admin' | 'technician' | 'user';
 export type MemberStatus = 'accepted' | 'confirmed';
 export type OrgBackupMode = 'offline-key' | 'recovery-group';
+/** `OrgBackupPolicy` (crates/castellan-types/src/org.rs): clients seal backup keys only to `public_key` of a verified policy. */
+export interface OrgBackupPolicy {
+  mode: OrgBackupMode;
+  /** X25519 public key, base64url (32 bytes). */
+  public_key: string;
+  key_version: number;
+  recovery_group_id: string | null;
+  retention_days: number;
+}
 export type InvitationState = 'open' | 'accepted' | 'revoked' | 'expired';
 
 export interface SignedDoc {
@@ -86,7 +95,7 @@ export interface PolicySet {
   master_password: MasterPasswordPolicy | null;
   force_business_domains: string[];
   remove_business_items_on_removal: boolean;
-  org_backup: OrgBackupMode | null;
+  org_backup: OrgBackupPolicy | null;
   exclude_business_from_emergency_access: boolean;
   restrict_portal_access: boolean;
   restrict_sharing_domains: string[];
@@ -125,6 +134,8 @@ export interface GroupDto {
   company_id: string;
   name: string;
   is_everyone: boolean;
+  /** The company's Recovery Group (organisation backup, recovery-group mode). */
+  is_recovery?: boolean;
   keys: GroupKeysDto;
   roster: SignedDoc;
   roster_version: number;
@@ -250,4 +261,21 @@ export interface AuditFilter {
   until?: number;
   before?: number;
   limit?: number;
+}
+
+/** `GET /companies/{cid}/backups` (crates/castellan-types/src/backups.rs). */
+export interface BackupPointDto {
+  backup_id: string;
+  created_at: number;
+  key_version: number;
+  size: number;
+}
+export interface BackupUserDto {
+  user_id: string;
+  email: string;
+  points: BackupPointDto[];
+}
+export interface BackupListResponse {
+  users: BackupUserDto[];
+  retention_days: number | null;
 }

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
 import { WrongCredentials } from '../client/account';
 import { Unreachable } from '../client/api';
-import { bootError, cache, continueFromKit, doLogin, doRegister, doUnlock, kit, logout, phase, useHere } from '../state';
+import { bootError, cache, continueFromKit, doLogin, doRegister, doUnlock, kit, logout, phase, twoFactorAsk, useHere } from '../state';
 import { copySecret, errorText } from './util';
+import { TwoFactorCodeForm } from './twofactor';
 
 function Brand() {
   return (
@@ -38,6 +39,12 @@ export function LoginScreen() {
       setBusy(false);
     }
   };
+  if (twoFactorAsk.value)
+    return (
+      <main class="auth">
+        <TwoFactorCodeForm />
+      </main>
+    );
   return (
     <main class="auth">
       <form class="card auth-card" onSubmit={submit} aria-labelledby="login-title">

@@ -1,4 +1,5 @@
 import { computed, useSignal } from '@preact/signals';
+import { TwoFactorButton, TwoFactorGraceNotice } from './twofactor';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ItemData } from '../model/item';
 import { ITEM_TYPES, typeInfo } from '../model/item';
@@ -294,6 +295,7 @@ export function VaultScreen(props: { client: VaultClient }) {
                 }}
               />
             </label>
+            <TwoFactorButton />
             <button
               type="button"
               class="ghost"
@@ -325,6 +327,7 @@ export function VaultScreen(props: { client: VaultClient }) {
             + New
           </button>
         </div>
+        <TwoFactorGraceNotice />
         {client.lastError.value && (
           <p class="error banner" role="alert">
             {client.lastError.value}

@@ -2,10 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { GroupView, MemberView, OrgSession } from '../../org/session';
 import { advancedAllowed, advancedInUse, type EffectivePolicy } from '../../org/policy';
-import type { AuditEventDto, AuditFilter, CompanyDto, Plan, PolicySet } from '../../org/types';
+import type { AuditEventDto, AuditFilter, BackupListResponse, CompanyDto, Plan, PolicySet } from '../../org/types';
 import { showToast } from '../util';
 import { Badge, ConfirmDialog, Dialog, Empty, ErrorText, download, formatDate, formatDateTime, LoadState, PageHead, PLAN_LABEL, portalError, useAction, useLoad } from './common';
-import { PolicyForm, policySummary } from './policyform';
+import { backupLine, PolicyForm, policySummary } from './policyform';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -491,3 +491,91 @@ export function AuditPage(props: { s: OrgSession; company: CompanyDto }) {
 }
 
 export { policySummary };
+
+// ------------------------------------------------------------ organisation backup
+
+function size(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** The verified policy's backup state and every user's backup points (metadata only). */
+export function BackupPage(props: { s: OrgSession; company: CompanyDto }) {
+  const { s, company } = props;
+  const eff = useLoad<EffectivePolicy>(() => s.policy(company.id), [company.id]);
+  const list = useLoad<BackupListResponse>(() => s.api.backups(company.id), [company.id]);
+  const b = eff.data?.policies.org_backup ?? null;
+  return (
+    <section class="page" aria-labelledby="page-title">
+      <PageHead title="Organisation backup" sub="Point-in-time backups of each member's Business profile, sealed to the company's backup key. The server holds ciphertext only." />
+      <LoadState l={eff} what="the policy" />
+      {eff.data && (
+        <dl class="facts" data-testid="backup-state">
+          <dt>State</dt>
+          <dd>{b ? <Badge kind="ok">On</Badge> : <Badge kind="muted">Off</Badge>}</dd>
+          {b && (
+            <>
+              <dt>Mode</dt>
+              <dd>{b.mode === 'offline-key' ? 'Offline key (recovery kit file or recovery words)' : 'Recovery Group'}</dd>
+              <dt>Key version</dt>
+              <dd>{b.key_version}</dd>
+              <dt>Kept for</dt>
+              <dd>{b.retention_days} days</dd>
+              {b.recovery_group_id && (
+                <>
+                  <dt>Recovery Group</dt>
+                  <dd class="mono">{b.recovery_group_id}</dd>
+                </>
+              )}
+            </>
+          )}
+          <dt>Policy</dt>
+          <dd class="muted small">{eff.data.counter ? `#${eff.data.counter}, verified in this browser` : 'none yet'} · {backupLine(b)}</dd>
+        </dl>
+      )}
+      {eff.data && !b && <p class="muted">Enabling backup and restoring are done with the CLI for now: <code>castellan backup enable</code>, <code>castellan backup restore</code> (docs/cli.md).</p>}
+      <h2>Backup points</h2>
+      <LoadState l={list} what="the backups" />
+      {list.data && list.data.users.length === 0 && <Empty title="No backups yet">Members' apps upload a backup after a sync that changed their Business profile, and daily.</Empty>}
+      {list.data && list.data.users.length > 0 && (
+        <table class="table" data-testid="backup-users">
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Points</th>
+              <th scope="col">Latest</th>
+              <th scope="col">Key version</th>
+              <th scope="col">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.users.map((u) => {
+              const latest = [...u.points].sort((x, y) => y.created_at - x.created_at)[0];
+              return (
+                <tr key={u.user_id}>
+                  <td>{u.email}</td>
+                  <td>
+                    <details>
+                      <summary>{u.points.length}</summary>
+                      <ul class="plain small">
+                        {[...u.points]
+                          .sort((x, y) => y.created_at - x.created_at)
+                          .map((p) => (
+                            <li key={p.backup_id}>
+                              {formatDateTime(p.created_at)} · key v{p.key_version} · {size(p.size)}
+                            </li>
+                          ))}
+                      </ul>
+                    </details>
+                  </td>
+                  <td>{latest ? formatDateTime(latest.created_at) : '—'}</td>
+                  <td>{latest?.key_version ?? '—'}</td>
+                  <td>{latest ? size(latest.size) : '—'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -143,14 +143,11 @@ export function PolicyForm(props: { value: PolicySet; onChange: (p: PolicySet) =
             {ADVANCED_NOTE}
           </p>
         )}
-        <label>
-          Organisation backup
-          <select name="org_backup" value={p.org_backup ?? ''} disabled={adv} onChange={(e) => set({ org_backup: (e.currentTarget.value || null) as PolicySet['org_backup'] })}>
-            <option value="">Off</option>
-            <option value="offline-key">Offline key</option>
-            <option value="recovery-group">Recovery group</option>
-          </select>
-        </label>
+        <div class="field" data-testid="policy-org-backup">
+          <span>Organisation backup</span>
+          <span class="hint block">{backupLine(p.org_backup)}</span>
+          <span class="hint block">Backup has its own page (it needs a key made in this browser); saving this form keeps it as it is.</span>
+        </div>
         <Check name="exclude_business_from_emergency_access" label="Keep Business items away from emergency contacts" checked={p.exclude_business_from_emergency_access} disabled={adv} onChange={(c) => set({ exclude_business_from_emergency_access: c })} />
         <Check name="restrict_portal_access" label="Restrict the portal to administrators" checked={p.restrict_portal_access} disabled={adv} onChange={(c) => set({ restrict_portal_access: c })} />
         <ListField name="restrict_sharing_domains" label="Share only with these email domains" hint="Empty = no restriction" value={p.restrict_sharing_domains} disabled={adv} onChange={(v) => set({ restrict_sharing_domains: v })} />
@@ -158,6 +155,12 @@ export function PolicyForm(props: { value: PolicySet; onChange: (p: PolicySet) =
       </fieldset>
     </div>
   );
+}
+
+/** "Organisation backup: offline key, key version 2" or "... off". */
+export function backupLine(b: PolicySet['org_backup']): string {
+  if (!b) return 'Organisation backup: off';
+  return `Organisation backup: ${b.mode === 'offline-key' ? 'offline key' : 'Recovery Group'}, key version ${b.key_version}, kept ${b.retention_days} days`;
 }
 
 /** One line per policy that is on, for summaries. */
@@ -175,7 +178,7 @@ export function policySummary(p: PolicySet): string[] {
   if (p.remove_business_items_on_removal) out.push('Business items removed with the user');
   if (p.disable_personal_export) out.push('Personal export disabled');
   if (p.user_change_notifications.length) out.push(`User changes notified to ${p.user_change_notifications.join(', ')}`);
-  if (p.org_backup) out.push(`Organisation backup: ${p.org_backup === 'offline-key' ? 'offline key' : 'recovery group'}`);
+  if (p.org_backup) out.push(backupLine(p.org_backup));
   if (p.exclude_business_from_emergency_access) out.push('No Business items for emergency contacts');
   if (p.restrict_portal_access) out.push('Portal restricted to administrators');
   if (p.restrict_sharing_domains.length) out.push(`Sharing only with ${p.restrict_sharing_domains.join(', ')}`);

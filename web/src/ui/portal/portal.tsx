@@ -1,6 +1,7 @@
 // The Customer and Partner Portals: one screen with its own navigation, inside the unlocked app
 // (the company keys are opened with the account's keys in this browser).
 import { useEffect, useState } from 'preact/hooks';
+import { EnrolTwoFactor } from '../twofactor';
 import { fingerprintDisplay, memberFingerprint, companyFingerprint, publicFromDto } from '../../org/keys';
 import { x25519PublicKey } from '../../crypto/hpke';
 import type { OrgSession } from '../../org/session';
@@ -10,8 +11,8 @@ import type { CompanyDto } from '../../org/types';
 import { devicePins, IDLE_LOCK_MS, loadOrg, lock, navigate, org, orgError, orgState, route, setupOpen, vault, type Route } from '../../state';
 import { IdleTimer } from '../../client/idle';
 import { toast } from '../util';
-import { Badge, ErrorText, LoadState, PageHead, PLAN_LABEL, ROLE_LABEL, useAction, useLoad } from './common';
-import { AuditPage, GroupsPage, PoliciesPage, SubscriptionPage } from './company';
+import { Badge, Dialog, ErrorText, LoadState, PageHead, PLAN_LABEL, ROLE_LABEL, useAction, useLoad } from './common';
+import { AuditPage, BackupPage, GroupsPage, PoliciesPage, SubscriptionPage } from './company';
 import { CustomersPage, TechniciansPage, TemplatesPage } from './partner';
 import { policySummary } from './policyform';
 import { UsersPage } from './users';
@@ -35,6 +36,7 @@ const COMPANY_TABS = [
   ['groups', 'Groups'],
   ['policies', 'Security policies'],
   ['subscription', 'Subscription'],
+  ['backup', 'Backup'],
   ['audit', 'Audit log'],
 ] as const;
 
@@ -156,7 +158,25 @@ function CompanyFrame(props: { s: OrgSession; id: string; tab: string; onCompany
       {props.tab === 'groups' && <GroupsPage s={s} company={c} />}
       {props.tab === 'policies' && <PoliciesPage s={s} company={c} />}
       {props.tab === 'subscription' && <SubscriptionPage s={s} company={c} reloadCompany={reload} />}
+      {props.tab === 'backup' && <BackupPage s={s} company={c} />}
       {props.tab === 'audit' && <AuditPage s={s} company={c} />}
+    </>
+  );
+}
+
+function SetUpTwoFactor() {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      {' '}
+      <button type="button" class="link" onClick={() => setOpen(true)}>
+        Set up
+      </button>
+      {open && (
+        <Dialog title="Two-step verification" onClose={() => setOpen(false)}>
+          <EnrolTwoFactor onDone={() => { setOpen(false); void loadOrg(); }} />
+        </Dialog>
+      )}
     </>
   );
 }
@@ -212,7 +232,8 @@ function MyAccount(props: { s: OrgSession | null }) {
             <dt>Two-step verification</dt>
             <dd>
               {m.two_factor_enabled ? <Badge kind="ok">On</Badge> : <Badge kind={policy?.policies.require_two_factor ? 'bad' : 'muted'}>Off</Badge>}
-              {!m.two_factor_enabled && policy?.policies.require_two_factor && <span class="muted small"> Required by your company: set it up with <code>castellan 2fa enable</code>.</span>}
+              {!m.two_factor_enabled && policy?.policies.require_two_factor && <span class="muted small"> Required by your company.</span>}
+              {!m.two_factor_enabled && <SetUpTwoFactor />}
             </dd>
             <dt>Company key fingerprint</dt>
             <dd class="mono fp">{fingerprintDisplay(companyFingerprint(publicFromDto(c.keys)))}</dd>
