@@ -382,6 +382,38 @@ pub enum AdminCommand {
     Policy(PolicyCommand),
     /// Query or export the audit log of a company.
     Audit(AuditArgs),
+    /// Every share of a company: recipients, ownership (changes signed with the company key).
+    #[command(subcommand)]
+    Share(AdminShareCommand),
+}
+
+/// SHARE is a share id or its name.
+#[derive(Subcommand, Debug)]
+pub enum AdminShareCommand {
+    /// List the company's shares with their owners, recipients and roles.
+    List {
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Take a user or group off a share's access list (their access ends at once; the share
+    /// key rotates at the owner's next change).
+    RemoveRecipient {
+        share: String,
+        #[arg(long, value_name = "EMAIL", conflicts_with = "group")]
+        user: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Make a current recipient the share's owner; the previous owners become editors.
+    Transfer {
+        share: String,
+        #[arg(long, value_name = "EMAIL")]
+        to: String,
+        #[arg(long)]
+        company: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::cli::{
-    AdminCommand, AuditArgs, AuditFormat, CustomerCommand, GroupCommand, PartnerCommand, PlanArg,
-    PolicyCommand, PolicyFlags, RoleArg, SubscriptionCommand, TechnicianCommand, TemplateCommand,
-    TwoFactorCommand, UserCommand,
+    AdminCommand, AdminShareCommand, AuditArgs, AuditFormat, CustomerCommand, GroupCommand,
+    PartnerCommand, PlanArg, PolicyCommand, PolicyFlags, RoleArg, SubscriptionCommand,
+    TechnicianCommand, TemplateCommand, TwoFactorCommand, UserCommand,
 };
 use crate::output::{fmt_time, print_json};
 use crate::prompt;
@@ -167,6 +167,7 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> Result<()> {
         AdminCommand::Group(c) => group(ctx, c).await,
         AdminCommand::Policy(c) => policy(ctx, c).await,
         AdminCommand::Audit(a) => audit(ctx, a).await,
+        AdminCommand::Share(c) => admin_share(ctx, c).await,
     }
 }
 
@@ -1279,4 +1280,71 @@ mod tests {
         assert!(p.max_vault_timeout_minutes.is_none());
         assert!(p.restrict_sharing_domains.is_empty());
     }
+}
+
+async fn admin_share(ctx: &Ctx, cmd: AdminShareCommand) -> Result<()> {
+    use castellan_client::share::admin::{self as share_admin, AdminChange};
+    let s = org(ctx).await?;
+    match cmd {
+        AdminShareCommand::List { company } => {
+            let c = s.resolve_company(company.as_deref()).await?;
+            let list = share_admin::company_shares(&s, c.id).await?;
+            if ctx.json {
+                print_json(&serde_json::to_value(&list)?);
+            } else if list.is_empty() {
+                println!("{} has no shares.", c.name);
+            } else {
+                for v in &list {
+                    let recipients: Vec<String> = v
+                        .recipients
+                        .iter()
+                        .map(|r| format!("{} ({})", r.name, lower(r.role)))
+                        .collect();
+                    println!(
+                        "{}  {}  owners: {}  recipients: {}  items: {}",
+                        v.id,
+                        v.name.as_deref().unwrap_or("(name not readable)"),
+                        v.owners.join(", "),
+                        if recipients.is_empty() {
+                            "none".to_string()
+                        } else {
+                            recipients.join(", ")
+                        },
+                        v.object_count
+                    );
+                }
+            }
+        }
+        AdminShareCommand::RemoveRecipient {
+            share,
+            user,
+            group,
+            company,
+        } => {
+            let c = s.resolve_company(company.as_deref()).await?;
+            let p = share_admin::principal(&s, c.id, user.as_deref(), group.as_deref()).await?;
+            let acl = share_admin::change_share(&s, c.id, &share, AdminChange::RemoveRecipient(p))
+                .await?;
+            done(
+                ctx,
+                json!({"share": acl.share_id, "acl_version": acl.version, "removed": p}),
+                format!(
+                    "Removed from the share (access list version {}); the owner's client rotates the share key at its next change.",
+                    acl.version
+                ),
+            );
+        }
+        AdminShareCommand::Transfer { share, to, company } => {
+            let c = s.resolve_company(company.as_deref()).await?;
+            let p = share_admin::principal(&s, c.id, Some(&to), None).await?;
+            let acl =
+                share_admin::change_share(&s, c.id, &share, AdminChange::TransferTo(p.id)).await?;
+            done(
+                ctx,
+                json!({"share": acl.share_id, "acl_version": acl.version, "owner": p.id}),
+                format!("{to} now owns the share; the previous owners are editors."),
+            );
+        }
+    }
+    Ok(())
 }

@@ -102,13 +102,20 @@ pub fn seal_grant(
 }
 
 /// Checks a grant's signature: by an owner of the verified list, with their certified key.
+///
+/// After an administrator's change (a list signed with the company key, e.g. ownership
+/// transferred from the owner who made the grants), a grant by any member certified by the
+/// company is accepted too: the company key vouches for the list and the certificate for the
+/// signer's key, so the server still cannot bring in a key of its own.
 pub fn verify_grant(
     grant: &ShareGrantDto,
     share_id: Uuid,
     acl_body: &ShareAclBody,
     dir: &Directory,
 ) -> ClientResult<()> {
-    if !acl::is_owner(acl_body, grant.granted_by) {
+    let vouched_by_company = acl_body.signer == castellan_types::AclSignerDto::Company
+        && dir.member(grant.granted_by).is_ok();
+    if !acl::is_owner(acl_body, grant.granted_by) && !vouched_by_company {
         return Err(ClientError::integrity(format!(
             "the key grant of share {share_id} is not signed by an owner of the share"
         )));

@@ -13,6 +13,7 @@
 //! from writers, under a manifest signed by a writer (see `sync.rs`).
 
 pub mod acl;
+pub mod admin;
 pub mod directory;
 pub mod grant;
 pub mod ops;
