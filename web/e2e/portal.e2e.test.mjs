@@ -3,6 +3,7 @@
 // web/test-output/portal-*.png.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, cliJson, freePort, launchBrowser, Server, shot, tmp, waitFor, watchPage } from './harness.mjs';
 
@@ -243,6 +244,39 @@ test('portals: partner creates a customer, customer admin sets a policy and invi
     assert.match(await cp.getByTestId('backup-state').textContent(), /Off/);
     await cp.getByText(/No backups yet|Backup points/).first().waitFor();
     await shot(cp, 'portal-14b-backup');
+    // Enable with an offline key made in the browser: the kit (Rust layout) is downloaded before
+    // the policy is signed; the CLI member then backs up to that key.
+    await cp.getByRole('button', { name: 'Enable with an offline key' }).click();
+    const dlg = cp.getByTestId('backup-enable');
+    await dlg.waitFor();
+    const [kitDl] = await Promise.all([cp.waitForEvent('download'), dlg.getByRole('button', { name: 'Download the recovery kit' }).click()]);
+    const kitFile = join(tmp('kit'), 'kit.json');
+    await kitDl.saveAs(kitFile);
+    const kitJson = JSON.parse(readFileSync(kitFile, 'utf8'));
+    assert.equal(kitJson.kind, 'castellan-backup-recovery-kit');
+    assert.equal(kitJson.key_version, 1);
+    await dlg.getByText('Show the recovery words').click();
+    assert.equal((await dlg.getByTestId('backup-words').textContent()).trim().split(' ').length, 33);
+    await cp.waitForTimeout(300);
+    await shot(cp, 'portal-14c-backup-enable');
+    await dlg.getByLabel('I saved the recovery kit or the words').check();
+    await dlg.getByRole('button', { name: 'Sign and publish the backup key' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await waitFor(async () => /On[\s\S]*Offline key[\s\S]*1/.test(await cp.getByTestId('backup-state').textContent()), 10000, 'backup on in the page');
+    const now = await cli(userHome, server.url, ['backup', 'now', '--json'], { CASTELLAN_PASSWORD: STRONG });
+    assert.equal(now.code, 0, `the CLI member backs up to the key made in the browser: ${now.stderr}`);
+    assert.doesNotMatch(now.stdout + now.stderr, /not|skipp/i, `backup now: ${now.stdout} ${now.stderr}`);
+    await cp.getByRole('link', { name: 'Audit log' }).click();
+    await heading(cp, 'Audit log');
+    await cp.getByRole('link', { name: 'Backup', exact: true }).click();
+    await cp.getByTestId('backup-users').waitFor({ timeout: 30000 });
+    assert.match(await cp.getByTestId('backup-users').textContent(), /user@acme\.test/);
+    await shot(cp, 'portal-14d-backup-points');
+    // Turned off again (signed policy, then every backup deleted), as `castellan backup disable`.
+    await cp.getByRole('button', { name: 'Turn off and delete backups' }).click();
+    await cp.getByRole('button', { name: 'Turn off and delete', exact: true }).click();
+    await waitFor(async () => /Off/.test(await cp.getByTestId('backup-state').textContent()), 10000, 'backup off');
+    await cp.getByText('No backups yet').waitFor();
 
     await cp.getByRole('link', { name: 'Audit log' }).click();
     await heading(cp, 'Audit log');
@@ -282,7 +316,7 @@ test('portals: partner creates a customer, customer admin sets a policy and invi
     const dialog = pp.getByTestId('apply-dialog');
     await dialog.getByLabel('Acme Corp').check();
     await dialog.getByRole('button', { name: 'Apply to 1 customer(s)' }).click();
-    await dialog.getByText('policy #2 signed').waitFor({ timeout: 30000 });
+    await dialog.getByText('policy #4 signed').waitFor({ timeout: 30000 }); // #2 and #3 turned backup on and off
     await shot(pp, 'portal-17-template-applied');
     await dialog.getByRole('button', { name: 'Close' }).click();
 

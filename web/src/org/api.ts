@@ -137,6 +137,9 @@ export class OrgApi {
   deleteGroup(id: string, group: string) {
     return this.api.call<unknown>('DELETE', `/companies/${id}/groups/${group}`);
   }
+  deleteBackups(id: string) {
+    return this.api.call<{ deleted: number }>('DELETE', `/companies/${id}/backups`);
+  }
   backups(id: string) {
     return this.api.call<BackupListResponse>('GET', `/companies/${id}/backups`);
   }
