@@ -459,3 +459,121 @@ fn groups_reach_later_members_and_deleting_an_owner_removes_only_their_own_share
     first.json(&["share", "accept", &both]);
     assert_eq!(shared_titles(first, "Both"), vec!["Shared"]);
 }
+
+/// A company admin sees every share, takes a reader off one, and transfers ownership to a
+/// recipient; the new owner keeps reading and can manage the share, the previous owner becomes
+/// an editor, and removing a writer is left to an owner.
+#[test]
+fn company_admins_list_shares_remove_readers_and_transfer_ownership() {
+    let server = OrgServer::start("");
+    let co = Company::setup(
+        &server,
+        "Acme",
+        "admin@acme.example",
+        &[
+            "owner@acme.example",
+            "heir@acme.example",
+            "reader@acme.example",
+        ],
+    );
+    let admin = &co.admin;
+    let owner = co.member("owner@acme.example");
+    let heir = co.member("heir@acme.example");
+    let reader = co.member("reader@acme.example");
+    let a = owner.add(&[
+        "--profile",
+        "business",
+        "--type",
+        "login",
+        "--title",
+        "Firewall",
+        "--username",
+        "root",
+        "--password",
+        "fw-secret",
+    ]);
+    let sid = owner.json(&[
+        "share",
+        "create",
+        "--name",
+        "Net",
+        "--item",
+        &a,
+        "--to",
+        "heir@acme.example:read-only",
+        "--to",
+        "reader@acme.example:read-only",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    heir.json(&["share", "accept", &sid]);
+    reader.json(&["share", "accept", &sid]);
+    assert_eq!(shared_titles(reader, "Net"), vec!["Firewall"]);
+
+    // The overview: owners, recipients and the name, without the items.
+    let list = admin.json(&["admin", "share", "list", "--company", "Acme"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "Net");
+    assert_eq!(list[0]["owners"], serde_json::json!(["owner@acme.example"]));
+    assert_eq!(list[0]["recipients"].as_array().unwrap().len(), 2);
+
+    // A reader taken off by the admin loses the share at their next sync.
+    admin.json(&[
+        "admin",
+        "share",
+        "remove-recipient",
+        "Net",
+        "--user",
+        "reader@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    reader.ok(&["sync"]);
+    assert!(shared_titles(reader, "Net").is_empty());
+    assert!(share_ids(reader).is_empty());
+
+    // Ownership moves to a recipient; the old owner becomes an editor.
+    admin.json(&[
+        "admin",
+        "share",
+        "transfer",
+        "Net",
+        "--to",
+        "heir@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    heir.ok(&["sync"]);
+    assert_eq!(shared_titles(heir, "Net"), vec!["Firewall"]);
+    let shown = heir.json(&["share", "show", &sid]);
+    assert_eq!(shown["role"], "owner", "{shown}");
+    // The new owner manages the share: a new recipient gets it.
+    heir.json(&[
+        "share",
+        "add-recipient",
+        &sid,
+        "--user",
+        "reader@acme.example",
+        "--role",
+        "read-only",
+    ]);
+    reader.ok(&["sync"]);
+    reader.json(&["share", "accept", &sid]);
+    assert_eq!(shared_titles(reader, "Net"), vec!["Firewall"]);
+
+    // Writers are removed by an owner, not from the admin side.
+    let (code, err) = admin.fails(&[
+        "admin",
+        "share",
+        "remove-recipient",
+        "Net",
+        "--user",
+        "owner@acme.example",
+        "--company",
+        "Acme",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("an owner removes them"), "{err}");
+}

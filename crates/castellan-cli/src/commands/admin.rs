@@ -1235,53 +1235,6 @@ pub async fn two_factor(ctx: &Ctx, cmd: TwoFactorCommand) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::OnOff;
-
-    #[test]
-    fn the_qr_code_is_text_for_a_terminal() {
-        let q =
-            qr("otpauth://totp/Castellan:a@b.c?secret=JBSWY3DPEHPK3PXP&issuer=Castellan").unwrap();
-        assert!(q.lines().count() > 10);
-        assert!(q.contains('█') || q.contains('▀') || q.contains('▄'));
-    }
-
-    #[test]
-    fn policy_flags_change_only_what_they_name() {
-        let mut p = PolicySet {
-            password_auditing: true,
-            ..Default::default()
-        };
-        let f = PolicyFlags {
-            mp_min_length: Some(16),
-            mp_require_digits: Some(OnOff::On),
-            max_vault_timeout: Some(10),
-            restrict_sharing_domains: Some("A.com, b.com,".into()),
-            ..Default::default()
-        };
-        apply_flags(&f, &mut p);
-        let mp = p.master_password.clone().unwrap();
-        assert_eq!((mp.min_length, mp.require_digits), (16, true));
-        assert_eq!(p.max_vault_timeout_minutes, Some(10));
-        assert_eq!(p.restrict_sharing_domains, vec!["a.com", "b.com"]);
-        assert!(p.password_auditing, "untouched");
-        // Zeros turn policies off.
-        let off = PolicyFlags {
-            mp_min_length: Some(0),
-            mp_require_digits: Some(OnOff::Off),
-            max_vault_timeout: Some(0),
-            restrict_sharing_domains: Some(String::new()),
-            ..Default::default()
-        };
-        apply_flags(&off, &mut p);
-        assert!(p.master_password.is_none());
-        assert!(p.max_vault_timeout_minutes.is_none());
-        assert!(p.restrict_sharing_domains.is_empty());
-    }
-}
-
 async fn admin_share(ctx: &Ctx, cmd: AdminShareCommand) -> Result<()> {
     use castellan_client::share::admin::{self as share_admin, AdminChange};
     let s = org(ctx).await?;
@@ -1347,4 +1300,51 @@ async fn admin_share(ctx: &Ctx, cmd: AdminShareCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::OnOff;
+
+    #[test]
+    fn the_qr_code_is_text_for_a_terminal() {
+        let q =
+            qr("otpauth://totp/Castellan:a@b.c?secret=JBSWY3DPEHPK3PXP&issuer=Castellan").unwrap();
+        assert!(q.lines().count() > 10);
+        assert!(q.contains('█') || q.contains('▀') || q.contains('▄'));
+    }
+
+    #[test]
+    fn policy_flags_change_only_what_they_name() {
+        let mut p = PolicySet {
+            password_auditing: true,
+            ..Default::default()
+        };
+        let f = PolicyFlags {
+            mp_min_length: Some(16),
+            mp_require_digits: Some(OnOff::On),
+            max_vault_timeout: Some(10),
+            restrict_sharing_domains: Some("A.com, b.com,".into()),
+            ..Default::default()
+        };
+        apply_flags(&f, &mut p);
+        let mp = p.master_password.clone().unwrap();
+        assert_eq!((mp.min_length, mp.require_digits), (16, true));
+        assert_eq!(p.max_vault_timeout_minutes, Some(10));
+        assert_eq!(p.restrict_sharing_domains, vec!["a.com", "b.com"]);
+        assert!(p.password_auditing, "untouched");
+        // Zeros turn policies off.
+        let off = PolicyFlags {
+            mp_min_length: Some(0),
+            mp_require_digits: Some(OnOff::Off),
+            max_vault_timeout: Some(0),
+            restrict_sharing_domains: Some(String::new()),
+            ..Default::default()
+        };
+        apply_flags(&off, &mut p);
+        assert!(p.master_password.is_none());
+        assert!(p.max_vault_timeout_minutes.is_none());
+        assert!(p.restrict_sharing_domains.is_empty());
+    }
 }

@@ -152,8 +152,12 @@ pub fn verify(
     let body: ShareAclBody = docs::verify(&key, share_statement::ACL, doc)?;
     check_shape(&body, share_id, company_id)?;
     if let AclSignerDto::Member(uid) = body.signer {
+        // The list this device pinned decides only when it is the immediate predecessor; after
+        // a gap (lists this device never saw, e.g. an admin's transfer of ownership) the signer
+        // must be an owner in the list itself, as on a device that sees the share for the first
+        // time.
         let authority = match previous {
-            Some(p) if body.version > 1 && p.version < body.version => p,
+            Some(p) if body.version > 1 && p.version + 1 == body.version => p,
             _ => &body,
         };
         if !is_owner(authority, uid) {

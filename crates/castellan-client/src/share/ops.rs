@@ -1135,9 +1135,13 @@ pub async fn owner_duties(home: &Home, _cache: &Cache, api: &ApiClient, acct: &U
             .iter()
             .map(|e| e.principal)
             .filter(|p| {
+                // Grants by someone who is no longer an owner (ownership transferred by an
+                // admin) are made again by this owner, so they stay valid once an owner signs
+                // the next access list.
                 !d.grants.iter().any(|g| {
                     g.principal == *p
                         && g.key_version == s.key_version
+                        && acl::is_owner(&s.acl, g.granted_by)
                         && grant::verify_grant(g, s.id, &s.acl, &dir).is_ok()
                 })
             })
