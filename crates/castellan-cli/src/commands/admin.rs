@@ -981,7 +981,14 @@ async fn template(ctx: &Ctx, s: &OrgSession, cmd: TemplateCommand) -> Result<()>
             let mut failed = 0;
             for c in &targets {
                 let policies = t.policies.clone();
-                match s.set_policy(c.id, move |p| *p = policies).await {
+                // A company's backup key is its own (made by its admin): a template never
+                // replaces or clears it.
+                let apply = move |p: &mut castellan_types::PolicySet| {
+                    let backup = p.org_backup.take();
+                    *p = policies;
+                    p.org_backup = backup;
+                };
+                match s.set_policy(c.id, apply).await {
                     Ok(eff) => {
                         results.push(json!({"company_id": c.id, "name": c.name, "counter": eff.counter, "applied": true}));
                         if !ctx.json {
