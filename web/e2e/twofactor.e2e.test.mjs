@@ -73,6 +73,7 @@ test('two-step verification: enrol in the page, sign in with a code, CLI interop
   await page.getByTestId('tf-recovery').waitFor();
   const codes = (await page.getByRole('list', { name: 'Recovery codes' }).locator('li').allTextContents()).map((c) => c.trim());
   assert.ok(codes.length >= 5, `recovery codes shown: ${codes.length}`);
+  await page.waitForTimeout(400);
   await shot(page, '31-two-factor-recovery-codes');
   await page.getByRole('button', { name: 'I saved them: continue' }).click();
 

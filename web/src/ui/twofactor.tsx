@@ -1,6 +1,7 @@
 // Two-step verification in the browser: the code asked during sign-in, enrolment (QR code of
 // the otpauth URI, then the recovery codes), the screen of a restricted session, and the notice
 // of the grace logins left.
+import { signal } from '@preact/signals';
 import { useMemo, useState } from 'preact/hooks';
 import { renderSVG } from 'uqr';
 import { leaveRestricted, loginNotice, logout, sessionApi, twoFactorAsk } from '../state';
@@ -169,49 +170,41 @@ export function RestrictedScreen() {
   );
 }
 
-/** The vault's notice of the grace logins left, with enrolment in a dialog. */
+/** Whether the enrolment dialog of the vault is open (the sidebar button and the notice open it). */
+export const enrolOpen = signal(false);
+
+/** The vault's notice of the grace logins left, and the enrolment dialog (kept out of the sidebar's styles). */
 export function TwoFactorGraceNotice() {
   const n = loginNotice.value?.twoFactorGraceRemaining ?? null;
-  const [open, setOpen] = useState(false);
-  if (n === null) return null;
-  return (
-    <p class="notice banner" role="status" data-testid="tf-grace">
-      Your company requires two-step verification: {n === 0 ? 'this is your last login without it' : `${n} more login${n === 1 ? '' : 's'} without it`}.{' '}
-      <button type="button" class="link" onClick={() => setOpen(true)}>
-        Set it up now
-      </button>
-      {open && (
-        <Dialog title="Two-step verification" onClose={() => setOpen(false)}>
-          <EnrolTwoFactor
-            onDone={() => {
-              setOpen(false);
-              loginNotice.value = null;
-            }}
-          />
-        </Dialog>
-      )}
-    </p>
-  );
-}
-
-/** The sidebar's entry to enrolment (the server answers 409 when it is on already). */
-export function TwoFactorButton() {
-  const [open, setOpen] = useState(false);
   return (
     <>
-      <button type="button" onClick={() => setOpen(true)}>
-        Two-step verification
-      </button>
-      {open && (
-        <Dialog title="Two-step verification" onClose={() => setOpen(false)}>
+      {n !== null && (
+        <p class="notice banner" role="status" data-testid="tf-grace">
+          Your company requires two-step verification: {n === 0 ? 'this is your last login without it' : `${n} more login${n === 1 ? '' : 's'} without it`}.{' '}
+          <button type="button" class="link" onClick={() => (enrolOpen.value = true)}>
+            Set it up now
+          </button>
+        </p>
+      )}
+      {enrolOpen.value && (
+        <Dialog title="Two-step verification" onClose={() => (enrolOpen.value = false)}>
           <EnrolTwoFactor
             onDone={() => {
-              setOpen(false);
+              enrolOpen.value = false;
               loginNotice.value = null;
             }}
           />
         </Dialog>
       )}
     </>
+  );
+}
+
+/** The sidebar's entry to enrolment (the server answers 409 when it is on already). */
+export function TwoFactorButton() {
+  return (
+    <button type="button" onClick={() => (enrolOpen.value = true)}>
+      Two-step verification
+    </button>
   );
 }
