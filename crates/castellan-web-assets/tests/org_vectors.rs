@@ -301,11 +301,7 @@ fn org_vectors_are_current() {
     let mut want = deterministic();
     if update || !file.exists() {
         want["grants"] = grants();
-        std::fs::write(
-            &file,
-            serde_json::to_string_pretty(&want).unwrap() + "\n",
-        )
-        .unwrap();
+        std::fs::write(&file, serde_json::to_string_pretty(&want).unwrap() + "\n").unwrap();
         return;
     }
     let have: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
@@ -339,14 +335,8 @@ fn browser_org_vectors_verify_in_rust() {
     assert_eq!(hex(&cp.fingerprint()), s("/fingerprint"));
     let holder = HpkePrivateKey::from_bytes(unhex(&s("/holder_private")).try_into().unwrap());
     let (cid, uid, gid) = (uuid("/ids/company"), uuid("/ids/user"), uuid("/ids/group"));
-    let opened = KeyPair::open_company_grant(
-        &holder,
-        &unhex(&s("/company_grant")),
-        cid,
-        uid,
-        &cp,
-    )
-    .unwrap();
+    let opened =
+        KeyPair::open_company_grant(&holder, &unhex(&s("/company_grant")), cid, uid, &cp).unwrap();
     assert!(opened.public().ct_eq(&cp));
     let group = PublicKeys::from_slices(
         &unhex(&s("/group/signing_public")),
@@ -354,14 +344,8 @@ fn browser_org_vectors_verify_in_rust() {
     )
     .unwrap();
     KeyPair::open_group_grant(&holder, &unhex(&s("/group_grant")), gid, uid, &group).unwrap();
-    KeyPair::open_group_admin_grant(
-        &company,
-        &unhex(&s("/group_admin_grant")),
-        gid,
-        cid,
-        &group,
-    )
-    .unwrap();
+    KeyPair::open_group_admin_grant(&company, &unhex(&s("/group_admin_grant")), gid, cid, &group)
+        .unwrap();
     let doc = |p: &str| SignedDoc {
         body: Bytes(s(&format!("{p}/body")).into_bytes()),
         signature: Bytes(unhex(&s(&format!("{p}/signature")))),
@@ -371,7 +355,10 @@ fn browser_org_vectors_verify_in_rust() {
     // The browser's bytes are exactly what serde_json writes for the same body.
     assert_eq!(serde_json::to_vec(&policy).unwrap(), doc("/policy").body.0);
     let cert = docs::verify_member_cert(&cp, &doc("/member_cert"), cid, uid).unwrap();
-    assert_eq!(serde_json::to_vec(&cert).unwrap(), doc("/member_cert").body.0);
+    assert_eq!(
+        serde_json::to_vec(&cert).unwrap(),
+        doc("/member_cert").body.0
+    );
     let inv = docs::verify_invitation(&cp, &doc("/invitation"), cid).unwrap();
     assert_eq!(serde_json::to_vec(&inv).unwrap(), doc("/invitation").body.0);
     let roster = docs::verify_roster(&cp, &doc("/roster"), cid, gid).unwrap();
