@@ -353,7 +353,7 @@ pub enum AdminCommand {
     /// Create the first partner with a setup token (printed by the server) and become its admin.
     Setup {
         /// The one-time setup token from the server's output or `castellan server setup-token`.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         token: String,
         /// The partner's name.
         #[arg(long)]

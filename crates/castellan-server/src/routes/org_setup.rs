@@ -29,12 +29,12 @@ use crate::Shared;
 /// Longest setup token accepted.
 const MAX_TOKEN_CHARS: usize = 256;
 
-/// A fresh random setup token (32 bytes, base64url).
+/// A fresh random setup token: 32 bytes as lowercase hex (never starts with `-`, so it is
+/// safe as a command-line argument, and survives copying from a terminal).
 pub(crate) fn new_setup_token() -> String {
-    use base64::Engine;
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn token_invalid() -> ApiError {
