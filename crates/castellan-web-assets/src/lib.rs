@@ -25,6 +25,9 @@ pub struct Asset {
 
 /// The file at `path` (relative to `web/dist`, no leading slash).
 pub fn get(path: &str) -> Option<Asset> {
+    if let Some(asset) = dev_override::get(path) {
+        return asset;
+    }
     let f = WebDist::get(path)?;
     Some(Asset {
         mime: f.metadata.mimetype().to_string(),
@@ -35,5 +38,33 @@ pub fn get(path: &str) -> Option<Asset> {
 
 /// Whether a build of the web app is present (its entry page exists).
 pub fn is_built() -> bool {
-    WebDist::get("index.html").is_some()
+    get("index.html").is_some()
+}
+
+/// Debug builds only: `CASTELLAN_WEB_DIST=/abs/path/to/dist` serves another build of the web app
+/// (for example one from a second git worktree) without rebuilding the binary. Release builds
+/// ignore the variable and serve only what they embed.
+mod dev_override {
+    use super::Asset;
+    use std::borrow::Cow;
+    use std::path::{Component, Path, PathBuf};
+
+    /// `None` when no override applies; `Some(None)` when it applies and the file is missing.
+    pub fn get(path: &str) -> Option<Option<Asset>> {
+        if !cfg!(debug_assertions) {
+            return None;
+        }
+        let root = PathBuf::from(std::env::var_os("CASTELLAN_WEB_DIST")?);
+        let rel = Path::new(path);
+        // Only plain relative names: no `..`, no absolute paths, no prefixes.
+        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Some(None);
+        }
+        let file = rust_embed::utils::read_file_from_fs(&root.join(rel)).ok();
+        Some(file.map(|f| Asset {
+            mime: f.metadata.mimetype().to_string(),
+            sha256: f.metadata.sha256_hash(),
+            data: Cow::Owned(f.data.into_owned()),
+        }))
+    }
 }
