@@ -473,6 +473,14 @@ impl ApiClient {
         self.call_ok(Method::PUT, &format!("/companies/{id}/policy"), Some(req))
             .await
     }
+    pub async fn set_revocations(&self, id: Uuid, req: &SetRevocationsRequest) -> ClientResult<()> {
+        self.call_ok(
+            Method::PUT,
+            &format!("/companies/{id}/revocations"),
+            Some(req),
+        )
+        .await
+    }
     pub async fn invitations(&self, id: Uuid) -> ClientResult<InvitationListResponse> {
         self.call::<(), _>(Method::GET, &format!("/companies/{id}/invitations"), None)
             .await

@@ -1077,3 +1077,124 @@ async fn p28_access_list_and_roster_tampering_and_rollback_are_refused() {
     );
     env.proxy.clear();
 }
+
+/// P24: the server replays a member certificate the company revoked: the certificate of a
+/// removed member, or a member's older certificate superseded by a role change. The owner's
+/// client finds no valid certificate and shares nothing. A server that hides the signed
+/// revocation list, or serves an older version of it than the device saw, is caught too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p24_a_revoked_certificate_replayed_in_the_directory_is_refused() {
+    let env = env().await;
+    let co = company(&env).await;
+    let mut os = co.owner.session().await;
+    let router = add_business(&mut os, "Router").await;
+    let dir_path = format!("/api/v1/companies/{}/directory", co.cid);
+    let entry_of = |dir: &DirectoryResponse, u: &User| {
+        serde_json::to_value(dir.members.iter().find(|e| e.user_id == u.id()).unwrap()).unwrap()
+    };
+    let before = os.api().share_directory(co.cid).await.unwrap();
+    assert!(before.revocations.is_none());
+    let dave_entry = entry_of(&before, &co.dave);
+    let carol_old_entry = entry_of(&before, &co.carol);
+
+    // Dave leaves; carol becomes an admin (a new certificate supersedes her first one).
+    co.org.remove_member(co.cid, &co.dave.email).await.unwrap();
+    co.org
+        .set_role(co.cid, &co.carol.email, RoleDto::Admin)
+        .await
+        .unwrap();
+    let after = os.api().share_directory(co.cid).await.unwrap();
+    let list: RevocationListBody =
+        serde_json::from_slice(after.revocations.as_ref().unwrap().body.as_slice()).unwrap();
+    assert_eq!(list.version, 2, "one version per revocation");
+    assert_eq!(list.serials.len(), 2);
+    let v1_list = {
+        // Version 1 (only dave's serial), re-created as the server stored it before: signed by
+        // the company, so only the pinned version tells it apart.
+        let (keys, _) = co.org.company_keys(co.cid).await.unwrap();
+        let body = RevocationListBody {
+            version: 1,
+            serials: list.serials[..1].to_vec(),
+            ..list.clone()
+        };
+        sign(&keys.signing, statement::REVOKED_CERTS, &body)
+    };
+
+    // The server serves dave's old certificate again, and carol's superseded one.
+    let replay = |env: &Env, entry: Value, tamper_list: Option<Option<SignedDoc>>| {
+        let dp = dir_path.clone();
+        env.proxy.set(move |m, p, _, v| {
+            if m == "GET" && p == dp {
+                let uid = entry["user_id"].clone();
+                let members = v["members"].as_array_mut().unwrap();
+                members.retain(|e| e["user_id"] != uid);
+                members.push(entry.clone());
+                if let Some(l) = &tamper_list {
+                    v["revocations"] = serde_json::to_value(l).unwrap();
+                }
+            }
+        });
+    };
+    for (who, entry) in [
+        ("dave (removed)", dave_entry.clone()),
+        ("carol (superseded)", carol_old_entry),
+    ] {
+        replay(&env, entry, None);
+        let email = if who.starts_with("dave") {
+            &co.dave.email
+        } else {
+            &co.carol.email
+        };
+        let r = os
+            .create_share(
+                "Team",
+                &[router],
+                &[],
+                &[(user(email), ShareRoleDto::ReadOnly)],
+                None,
+            )
+            .await;
+        match r {
+            Err(ClientError::NotFound(m)) => {
+                assert!(m.contains("valid certificate"), "{who}: {m}");
+                eprintln!("{who}: refused: {m}");
+            }
+            other => panic!("{who}: expected a refusal, got {other:?}"),
+        }
+    }
+    // Hiding the list, or serving version 1 after version 2 was seen, fails the directory.
+    for (what, list) in [
+        ("no revocation list", None),
+        ("an older revocation list", Some(v1_list)),
+    ] {
+        replay(&env, dave_entry.clone(), Some(list));
+        let r = os
+            .create_share(
+                "Team",
+                &[router],
+                &[],
+                &[(user(&co.dave.email), ShareRoleDto::ReadOnly)],
+                None,
+            )
+            .await;
+        let m = assert_integrity(r, what);
+        assert!(m.contains("revocation list"), "{what}: {m}");
+    }
+    assert_eq!(
+        env.proxy.writes_under("/api/v1/shares"),
+        0,
+        "nothing was shared"
+    );
+
+    // With the genuine directory, sharing to a current member still works.
+    env.proxy.clear();
+    os.create_share(
+        "Team",
+        &[router],
+        &[],
+        &[(user(&co.bob.email), ShareRoleDto::ReadOnly)],
+        None,
+    )
+    .await
+    .unwrap();
+}

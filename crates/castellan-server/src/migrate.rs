@@ -174,7 +174,7 @@ impl Table {
     }
 }
 
-/// Every table of schema version 5, in an order where each table comes after the tables it
+/// Every table of schema version 6, in an order where each table comes after the tables it
 /// references.
 static TABLES: &[Table] = &[
     Table {
@@ -217,6 +217,9 @@ static TABLES: &[Table] = &[
             col("policy_counter", Ty::Int8),
             col("created_at", Ty::Int8),
             col("updated_at", Ty::Int8),
+            // Schema version 6: the certificate revocation list.
+            null("revocations", Ty::Bytes),
+            col("revocations_version", Ty::Int8),
         ],
         seeded: false,
     },
@@ -2414,7 +2417,7 @@ pub(crate) mod tests {
         // Pinned on purpose: a new migration must bring `TABLES` up to date, then this number.
         assert_eq!(
             castellan_store_sqlite::schema_versions(),
-            vec![1, 2, 3, 4, 5]
+            vec![1, 2, 3, 4, 5, 6]
         );
     }
 

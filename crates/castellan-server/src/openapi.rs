@@ -22,7 +22,7 @@ use crate::routes;
         routes::list_policy_templates, routes::put_policy_template, routes::delete_policy_template,
         routes::technician_customers, routes::assign_technician, routes::unassign_technician,
         routes::get_company, routes::update_company, routes::set_subscription,
-        routes::get_policy, routes::set_policy,
+        routes::get_policy, routes::set_policy, routes::set_revocations,
         routes::list_invitations, routes::create_invitation, routes::revoke_invitation,
         routes::preview_invitation, routes::accept_invitation,
         routes::list_members, routes::confirm_member, routes::update_member,

@@ -250,6 +250,7 @@ enum E {
     Subscription,
     GetPolicy,
     PutPolicy,
+    PutRevocations,
     ListInvitations,
     CreateInvitation,
     RevokeInvitation,
@@ -283,7 +284,7 @@ enum E {
     DeleteShare,
 }
 
-const ENDPOINTS: [(E, &str, Rule); 51] = [
+const ENDPOINTS: [(E, &str, Rule); 52] = [
     (E::SetupStatus, "GET /setup", Rule::Public),
     (E::Setup, "POST /setup", Rule::SetupToken),
     (E::MyMembership, "GET /me/membership", Rule::OwnAccount),
@@ -354,6 +355,11 @@ const ENDPOINTS: [(E, &str, Rule); 51] = [
     (
         E::PutPolicy,
         "PUT /companies/{cid}/policy",
+        Rule::Administer,
+    ),
+    (
+        E::PutRevocations,
+        "PUT /companies/{cid}/revocations",
         Rule::Administer,
     ),
     (
@@ -708,6 +714,7 @@ impl World {
             E::Subscription => (Method::PUT, format!("{c}/subscription"), Some(g)),
             E::GetPolicy => (Method::GET, format!("{c}/policy"), None),
             E::PutPolicy => (Method::PUT, format!("{c}/policy"), Some(g)),
+            E::PutRevocations => (Method::PUT, format!("{c}/revocations"), Some(g)),
             E::ListInvitations => (Method::GET, format!("{c}/invitations"), None),
             E::CreateInvitation => (m, format!("{c}/invitations"), Some(g)),
             E::RevokeInvitation => (

@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use castellan_store::{
-    AuditQuery, AuditRecord, CompanyCreate, CompanyKind, CompanyRecord, CompanyStatus,
+    AuditQuery, AuditRecord, CompanyCreate, CompanyDoc, CompanyKind, CompanyRecord, CompanyStatus,
     CompanyUpdate, GroupGrantRecord, GroupRecord, InvitationRecord, KeyGrantRecord, MemberRecord,
     MemberStatus, MemberUpdate, OrgStore, Plan, PolicyTemplateRecord, Role, RosterWrite,
     StoreError, StoreResult, TwoFactorChallenge, TwoFactorRecord,
@@ -80,7 +80,8 @@ macro_rules! company_select {
         concat!(
             "SELECT c.id, c.kind, c.partner_id, c.name, c.status, c.plan, c.seats, \
              c.trial_ends_at, c.signing_public_key, c.encryption_public_key, c.policy, \
-             c.policy_counter, c.created_at, c.updated_at, ",
+             c.policy_counter, c.revocations, c.revocations_version, c.created_at, \
+             c.updated_at, ",
             seats_used!("c.id", "$1"),
             " AS seats_used FROM companies c"
         )
@@ -102,10 +103,22 @@ const COMPANY_UPDATE: &str = "UPDATE companies SET \
      seats = CASE WHEN $5 THEN $6 ELSE seats END, \
      trial_ends_at = CASE WHEN $7 THEN $8 ELSE trial_ends_at END, \
      updated_at = $9 WHERE id = $1";
-/// Compare-and-swap on the policy counter: stores counter `$2` only over `$2 - 1`.
-const COMPANY_SET_POLICY: &str = "UPDATE companies SET policy = $3, policy_counter = $2, \
-     updated_at = $4 WHERE id = $1 AND policy_counter = $2 - 1";
-const COMPANY_POLICY_COUNTER: &str = "SELECT policy_counter FROM companies WHERE id = $1";
+/// Compare-and-swap on a document counter: stores counter `$2` only over `$2 - 1`. The second
+/// statement reads the stored counter (as `counter`) after a failed swap.
+fn company_doc_sql(which: CompanyDoc) -> (&'static str, &'static str) {
+    match which {
+        CompanyDoc::Policy => (
+            "UPDATE companies SET policy = $3, policy_counter = $2, updated_at = $4 \
+             WHERE id = $1 AND policy_counter = $2 - 1",
+            "SELECT policy_counter AS counter FROM companies WHERE id = $1",
+        ),
+        CompanyDoc::Revocations => (
+            "UPDATE companies SET revocations = $3, revocations_version = $2, updated_at = $4 \
+             WHERE id = $1 AND revocations_version = $2 - 1",
+            "SELECT revocations_version AS counter FROM companies WHERE id = $1",
+        ),
+    }
+}
 /// PostgreSQL-specific (`FOR NO KEY UPDATE`): serialises the invitations of a company (and its
 /// updates) while foreign keys may still reference the row.
 const SEATS_OF_FOR_UPDATE: &str = "SELECT seats FROM companies WHERE id = $1 FOR NO KEY UPDATE";
@@ -373,6 +386,8 @@ fn company_from_row(row: &PgRow) -> StoreResult<CompanyRecord> {
         encryption_public_key: get(row, "encryption_public_key")?,
         policy: get(row, "policy")?,
         policy_counter: get(row, "policy_counter")?,
+        revocations: get(row, "revocations")?,
+        revocations_version: get(row, "revocations_version")?,
         seats_used: get(row, "seats_used")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
@@ -848,15 +863,17 @@ impl PgStore {
         Ok(record)
     }
 
-    async fn set_policy_once(
+    async fn set_company_doc_once(
         &self,
         company_id: Uuid,
+        which: CompanyDoc,
         counter: i64,
         doc: &[u8],
         now: i64,
     ) -> Result<(), Error> {
+        let (swap, read_counter) = company_doc_sql(which);
         let mut tx = self.begin_write().await?;
-        let written = sqlx::query(COMPANY_SET_POLICY)
+        let written = sqlx::query(swap)
             .bind(company_id)
             .bind(counter)
             .bind(doc)
@@ -866,14 +883,14 @@ impl PgStore {
             .rows_affected();
         if written == 0 {
             // READ COMMITTED: the newest committed counter (the one that made the swap fail).
-            let row = sqlx::query(COMPANY_POLICY_COUNTER)
+            let row = sqlx::query(read_counter)
                 .bind(company_id)
                 .fetch_optional(&mut *tx)
                 .await?;
             return match row {
                 None => Err(StoreError::NotFound.into()),
                 Some(row) => Err(StoreError::VersionConflict {
-                    current: get(&row, "policy_counter")?,
+                    current: get(&row, "counter")?,
                 }
                 .into()),
             };
@@ -1480,14 +1497,15 @@ impl OrgStore for PgStore {
         retry(|| self.update_company_once(company_id, &update)).await
     }
 
-    async fn set_policy(
+    async fn set_company_doc(
         &self,
         company_id: Uuid,
+        which: CompanyDoc,
         counter: i64,
         doc: Vec<u8>,
         now: i64,
     ) -> StoreResult<()> {
-        retry(|| self.set_policy_once(company_id, counter, &doc, now)).await
+        retry(|| self.set_company_doc_once(company_id, which, counter, &doc, now)).await
     }
 
     async fn put_key_grants(&self, grants: Vec<KeyGrantRecord>) -> StoreResult<()> {

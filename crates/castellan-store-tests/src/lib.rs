@@ -172,6 +172,7 @@ macro_rules! __conformance_scenarios {
             org_company_create_is_atomic
             org_company_read_and_update
             org_policy_compare_and_swap
+            org_revocations_compare_and_swap
             org_key_grants
             org_technician_assignments
             org_invitation_lifecycle

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use castellan_store::{
-    AuditQuery, AuditRecord, CompanyCreate, CompanyKind, CompanyRecord, CompanyStatus,
+    AuditQuery, AuditRecord, CompanyCreate, CompanyDoc, CompanyKind, CompanyRecord, CompanyStatus,
     CompanyUpdate, FounderMembership, GroupGrantRecord, GroupRecord, InvitationRecord,
     KeyGrantRecord, MemberStatus, MemberUpdate, NewCompany, Plan, PolicyTemplateRecord, Role,
     RosterWrite, Store, StoreError, TwoFactorChallenge, TwoFactorRecord,
@@ -594,6 +594,51 @@ pub async fn org_policy_compare_and_swap<S: Store>(store: &S) {
     let rec = store.company(c.id).await.unwrap().unwrap();
     assert_eq!(rec.policy_counter, 2);
     assert_eq!(rec.policy.as_ref(), Some(&winners[0].1));
+}
+
+/// The revocation list has its own counter, swapped like the policy's and independent of it.
+pub async fn org_revocations_compare_and_swap<S: Store>(store: &S) {
+    let (p, _) = partner(store).await;
+    let c = customer(store, p.id, None).await;
+    assert_eq!((c.revocations.as_ref(), c.revocations_version), (None, 0));
+    let revocations = |counter: i64, doc: Vec<u8>| {
+        store.set_company_doc(c.id, CompanyDoc::Revocations, counter, doc, T0 + counter)
+    };
+    assert_conflict(revocations(2, random_bytes()).await, 0);
+    let doc1 = random_bytes();
+    revocations(1, doc1.clone()).await.unwrap();
+    assert_conflict(revocations(1, random_bytes()).await, 1);
+    let doc2 = random_bytes();
+    revocations(2, doc2.clone()).await.unwrap();
+    let rec = store.company(c.id).await.unwrap().unwrap();
+    assert_eq!((rec.revocations, rec.revocations_version), (Some(doc2), 2));
+    assert_eq!(
+        (rec.policy, rec.policy_counter),
+        (None, 0),
+        "the policy is untouched"
+    );
+    // And the policy's counter does not move the revocation list's.
+    store.set_policy(c.id, 1, random_bytes(), T0).await.unwrap();
+    assert_eq!(
+        store
+            .company(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revocations_version,
+        2
+    );
+    assert_not_found(
+        store
+            .set_company_doc(
+                Uuid::new_v4(),
+                CompanyDoc::Revocations,
+                1,
+                random_bytes(),
+                T0,
+            )
+            .await,
+    );
 }
 
 /// Grants are inserted or replaced per (company, user), listed per user and deleted.

@@ -91,10 +91,24 @@ pub struct CompanyRecord {
     pub policy: Option<Vec<u8>>,
     /// Counter of the current policy document (0 = none).
     pub policy_counter: i64,
+    /// The current signed certificate revocation list (JSON of `castellan_types::SignedDoc`).
+    pub revocations: Option<Vec<u8>>,
+    /// Version of the current revocation list (0 = none).
+    pub revocations_version: i64,
     /// Members (accepted or confirmed, disabled included) plus open invitations.
     pub seats_used: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The versioned signed documents a company row holds, each replaced by compare-and-swap on its
+/// counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanyDoc {
+    /// The policy document (`policy`, `policy_counter`).
+    Policy,
+    /// The certificate revocation list (`revocations`, `revocations_version`).
+    Revocations,
 }
 
 impl CompanyRecord {
@@ -373,15 +387,28 @@ pub trait OrgStore: Send + Sync {
     async fn customers_of(&self, partner_id: Uuid) -> StoreResult<Vec<CompanyRecord>>;
     /// `NotFound` if absent.
     async fn update_company(&self, id: Uuid, update: CompanyUpdate) -> StoreResult<CompanyRecord>;
-    /// Stores a new policy document if the stored counter is `counter - 1` (else
-    /// `VersionConflict { current }`).
+    /// Stores a new version of one of the company's signed documents if the stored counter is
+    /// `counter - 1` (else `VersionConflict { current }`; `NotFound` without the company).
+    async fn set_company_doc(
+        &self,
+        company_id: Uuid,
+        which: CompanyDoc,
+        counter: i64,
+        doc: Vec<u8>,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// [`Self::set_company_doc`] for the policy document.
     async fn set_policy(
         &self,
         company_id: Uuid,
         counter: i64,
         doc: Vec<u8>,
         now: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        self.set_company_doc(company_id, CompanyDoc::Policy, counter, doc, now)
+            .await
+    }
 
     // ---- key grants
     /// Inserts or replaces grants (keyed by company and user).

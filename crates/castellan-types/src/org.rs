@@ -16,6 +16,7 @@
 //! | `GET  /companies/{cid}`, `PATCH /companies/{cid}` | company admins (PATCH status: partner admin) |
 //! | `PUT  /companies/{cid}/subscription` | partner admin |
 //! | `GET/PUT /companies/{cid}/policy` | company admins |
+//! | `PUT  /companies/{cid}/revocations` | company admins: the signed certificate revocation list (served in the directory) |
 //! | `GET/POST /companies/{cid}/invitations`, `DELETE .../{id}` | company admins |
 //! | `POST /invitations/{id}/preview` (no session), `POST /invitations/{id}/accept` | invitee |
 //! | `GET  /companies/{cid}/members`, `POST .../{uid}/confirm`, `PATCH .../{uid}`, `POST .../{uid}/remove`, `POST .../{uid}/reset`, `DELETE .../{uid}` | company admins |
@@ -44,6 +45,7 @@ pub mod statement {
     pub const INVITATION: &str = "invitation";
     pub const POLICY: &str = "company-policy";
     pub const GROUP_ROSTER: &str = "group-roster";
+    pub const REVOKED_CERTS: &str = "revoked-certs";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -601,6 +603,27 @@ pub struct MyGroupsResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PolicyResponse {
     pub policy: Option<SignedDoc>,
+}
+
+/// Body of the company's certificate revocation list, signed by the company root key by an
+/// admin's client: the serials of member certificates that no longer count (the member was
+/// removed, deleted or reset, or a newer certificate superseded this one). The version goes up
+/// by one with every change, and clients never accept a lower one than they saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RevocationListBody {
+    pub company_id: Uuid,
+    pub version: i64,
+    /// Every revoked certificate serial, oldest first (the list only grows).
+    pub serials: Vec<Uuid>,
+    pub issued_at: i64,
+    /// The admin whose client signed.
+    pub issued_by: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetRevocationsRequest {
+    /// A [`RevocationListBody`] with version = stored + 1, signed by the company root key.
+    pub revocations: SignedDoc,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -282,4 +282,8 @@ pub struct DirectoryResponse {
     pub members: Vec<DirectoryEntryDto>,
     /// Groups with their signed rosters (for sharing to groups).
     pub groups: Vec<crate::GroupDto>,
+    /// The company's signed certificate revocation list (a [`crate::RevocationListBody`]), if
+    /// any certificate was ever revoked: clients refuse certificates whose serial it lists.
+    #[serde(default)]
+    pub revocations: Option<SignedDoc>,
 }

@@ -1070,6 +1070,82 @@ impl OrgSession {
         Ok(grants)
     }
 
+    /// Adds certificate serials to the company's signed revocation list: a new version signed
+    /// with the company key, over the verified current one (never below the version this device
+    /// pinned). Retries when another admin changed the list meanwhile.
+    pub async fn revoke_certificates(
+        &self,
+        company_id: Uuid,
+        serials: &[Uuid],
+    ) -> ClientResult<()> {
+        if serials.is_empty() {
+            return Ok(());
+        }
+        let (keys, public) = self.company_keys(company_id).await?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let served = self.api.share_directory(company_id).await?.revocations;
+            let current = match &served {
+                Some(doc) => Some(docs::verify_revocations(&public, doc, company_id)?),
+                None => None,
+            };
+            self.home
+                .device()?
+                .shares
+                .check_revocations(company_id, current.as_ref().map(|c| c.version))?;
+            let (version, mut list) = current.map_or((0, Vec::new()), |c| (c.version, c.serials));
+            if serials.iter().all(|s| list.contains(s)) {
+                return Ok(());
+            }
+            for s in serials {
+                if !list.contains(s) {
+                    list.push(*s);
+                }
+            }
+            let body = RevocationListBody {
+                company_id,
+                version: version + 1,
+                serials: list,
+                issued_at: now(),
+                issued_by: self.me(),
+            };
+            let req = SetRevocationsRequest {
+                revocations: sign(&keys.signing, statement::REVOKED_CERTS, &body),
+            };
+            match self.api.set_revocations(company_id, &req).await {
+                Ok(()) => {
+                    crate::share::pins::update_share_pins(&self.home, |p| {
+                        p.record_revocations(company_id, body.version);
+                        Ok(())
+                    })?;
+                    return Ok(());
+                }
+                Err(ClientError::Api { status: 409, .. }) if attempts < 3 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The serial of a member's certificate as served, when it verifies (nothing to revoke
+    /// otherwise: an unverifiable certificate is refused by every client anyway).
+    fn cert_serial(public: &PublicKeys, company_id: Uuid, m: &MemberDto) -> Option<Uuid> {
+        let cert = m.cert.as_ref()?;
+        docs::verify_member_cert(public, cert, company_id, m.user_id)
+            .ok()
+            .map(|c| c.serial)
+    }
+
+    /// Revokes the member's current certificate before they leave the company, so that a
+    /// server replaying it cannot make clients share to them again (property 24).
+    async fn revoke_before_leaving(&self, company_id: Uuid, m: &MemberDto) -> ClientResult<()> {
+        let public = self.company_public(company_id).await?;
+        let serials: Vec<Uuid> = Self::cert_serial(&public, company_id, m)
+            .into_iter()
+            .collect();
+        self.revoke_certificates(company_id, &serials).await
+    }
+
     /// Changes a confirmed member's role: a new certificate for their already certified keys,
     /// and for a new admin the company keys (and, in a partner, every customer's keys).
     pub async fn set_role(
@@ -1114,6 +1190,15 @@ impl OrgSession {
                 },
             )
             .await?;
+        // The old certificate (with the old role) is superseded: revoke it, so a server cannot
+        // keep serving it (for example an admin's certificate after a demotion).
+        self.revoke_certificates(company_id, &[certified.serial])
+            .await
+            .map_err(|e| {
+                ClientError::Invalid(format!(
+                    "the role was changed, but the previous certificate could not be revoked ({e}); run the command again"
+                ))
+            })?;
         Ok(m.user_id)
     }
 
@@ -1136,6 +1221,7 @@ impl OrgSession {
         email: &str,
     ) -> ClientResult<(Uuid, Vec<String>)> {
         let m = self.member_by_email(company_id, email).await?;
+        self.revoke_before_leaving(company_id, &m).await?;
         self.api.remove_member(company_id, m.user_id).await?;
         let warnings = self.resign_rosters_without(company_id, m.user_id).await;
         Ok((m.user_id, warnings))
@@ -1148,6 +1234,7 @@ impl OrgSession {
         email: &str,
     ) -> ClientResult<(Uuid, Vec<String>)> {
         let m = self.member_by_email(company_id, email).await?;
+        self.revoke_before_leaving(company_id, &m).await?;
         self.api.delete_member(company_id, m.user_id).await?;
         let warnings = self.resign_rosters_without(company_id, m.user_id).await;
         Ok((m.user_id, warnings))
@@ -1168,6 +1255,7 @@ impl OrgSession {
         };
         let (req, link) = self.new_invitation(&keys, &public, company.id, &m.email, role)?;
         let invitation_id = req.invitation_id;
+        self.revoke_before_leaving(company.id, &m).await?;
         self.api
             .reset_member(
                 company.id,

@@ -8,8 +8,8 @@
 
 use castellan_crypto::{SigningKey, VerifyingKey};
 use castellan_types::{
-    statement, Bytes, GroupRosterBody, InvitationBody, MemberCertBody, PolicyBody, RoleDto,
-    SignedDoc,
+    statement, Bytes, GroupRosterBody, InvitationBody, MemberCertBody, PolicyBody,
+    RevocationListBody, RoleDto, SignedDoc,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -126,6 +126,22 @@ pub fn verify_roster(
         body.signing_public_key.as_slice(),
         body.encryption_public_key.as_slice(),
     )?;
+    Ok(body)
+}
+
+/// The certificate revocation list of `company_id`.
+pub fn verify_revocations(
+    company: &PublicKeys,
+    doc: &SignedDoc,
+    company_id: Uuid,
+) -> ClientResult<RevocationListBody> {
+    let body: RevocationListBody =
+        verify(&company.verifying_key()?, statement::REVOKED_CERTS, doc)?;
+    expect(
+        body.company_id == company_id,
+        "a revocation list names another company",
+    )?;
+    expect(body.version >= 1, "a revocation list has no version")?;
     Ok(body)
 }
 

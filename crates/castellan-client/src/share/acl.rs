@@ -224,6 +224,7 @@ mod tests {
             company: company.public(),
             members,
             groups: BTreeMap::new(),
+            revocations_version: 0,
             rejected: vec![],
         };
         World {

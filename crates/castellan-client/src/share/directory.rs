@@ -3,7 +3,7 @@
 //! certificate or roster, never from the server's plain fields, so a server cannot substitute a
 //! recipient's key (property 22) or add someone to a group (property 28).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use castellan_types::{DirectoryResponse, GroupDto, RoleDto};
 use uuid::Uuid;
@@ -39,6 +39,8 @@ pub struct Directory {
     pub company: PublicKeys,
     pub members: BTreeMap<Uuid, Member>,
     pub groups: BTreeMap<Uuid, Group>,
+    /// The version of the verified certificate revocation list (0 = none served).
+    pub revocations_version: i64,
     /// Entries the server sent that did not verify (shown, never used).
     pub rejected: Vec<String>,
 }
@@ -86,22 +88,39 @@ fn verify_group_unpinned(
 
 impl Directory {
     /// Verifies a served directory. Members or groups that fail are left out (listed in
-    /// `rejected`); a group roster older than the pinned one fails the whole directory.
+    /// `rejected`), and so are members whose certificate serial the company's signed revocation
+    /// list names (property 24); a group roster or a revocation list older than the pinned one,
+    /// or a revocation list that does not verify, fails the whole directory.
     pub fn verify(
         resp: &DirectoryResponse,
         company_id: Uuid,
         company: &PublicKeys,
         pins: &SharePins,
     ) -> ClientResult<Directory> {
+        let revoked = match &resp.revocations {
+            Some(doc) => Some(docs::verify_revocations(company, doc, company_id)?),
+            None => None,
+        };
+        pins.check_revocations(company_id, revoked.as_ref().map(|r| r.version))?;
         let mut dir = Directory {
             company_id,
             company: *company,
             members: BTreeMap::new(),
             groups: BTreeMap::new(),
+            revocations_version: revoked.as_ref().map_or(0, |r| r.version),
             rejected: Vec::new(),
         };
+        let revoked: HashSet<Uuid> = revoked
+            .map(|r| r.serials)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         for m in &resp.members {
             match docs::verify_member_cert(company, &m.cert, company_id, m.user_id) {
+                Ok(body) if revoked.contains(&body.serial) => dir.rejected.push(format!(
+                    "member {}: their certificate was revoked by the company",
+                    m.email
+                )),
                 Ok(body) => {
                     let keys = PublicKeys::from_slices(
                         body.signing_public_key.as_slice(),

@@ -329,10 +329,12 @@ impl<'a> Org<'a> {
             let dir = Directory::verify(&resp, company_id, &company, &state.shares)?;
             let versions: Vec<(Uuid, i64)> =
                 dir.groups.values().map(|g| (g.id, g.version)).collect();
+            let revocations = dir.revocations_version;
             pins::update_share_pins(self.home, |p| {
                 for (g, v) in &versions {
                     p.record_roster(*g, *v);
                 }
+                p.record_revocations(company_id, revocations);
                 Ok(())
             })?;
             self.dirs.insert(company_id, dir);

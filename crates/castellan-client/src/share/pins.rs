@@ -20,6 +20,9 @@ pub struct SharePins {
     /// Group id → highest verified roster version.
     #[serde(default)]
     pub rosters: BTreeMap<Uuid, i64>,
+    /// Company id → highest verified certificate revocation list version.
+    #[serde(default)]
+    pub revocations: BTreeMap<Uuid, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,28 @@ impl SharePins {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// Refuses a revocation list below the pinned version, or none when one was seen: a server
+    /// that hides revocations could otherwise bring a removed member's certificate back.
+    pub fn check_revocations(&self, company_id: Uuid, version: Option<i64>) -> ClientResult<()> {
+        let pinned = self.revocations.get(&company_id).copied().unwrap_or(0);
+        let served = version.unwrap_or(0);
+        if served < pinned {
+            return Err(ClientError::integrity(format!(
+                "the server sent {} of the company's certificate revocation list, older than version {pinned} seen on this device",
+                match version {
+                    Some(v) => format!("version {v}"),
+                    None => "no version".to_string(),
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn record_revocations(&mut self, company_id: Uuid, version: i64) {
+        let pin = self.revocations.entry(company_id).or_insert(0);
+        *pin = (*pin).max(version);
     }
 
     pub fn record_roster(&mut self, group_id: Uuid, version: i64) {

@@ -120,6 +120,7 @@ pub fn router<S: Store>(state: Shared<S>) -> Router {
             "/companies/{cid}/policy",
             get(get_policy::<S>).put(set_policy::<S>),
         )
+        .route("/companies/{cid}/revocations", put(set_revocations::<S>))
         .route(
             "/companies/{cid}/invitations",
             get(list_invitations::<S>).post(create_invitation::<S>),

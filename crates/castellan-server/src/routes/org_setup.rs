@@ -127,6 +127,8 @@ pub(crate) async fn setup<S: Store>(
         encryption_public_key: req.keys.encryption_public_key.as_slice().to_vec(),
         policy: None,
         policy_counter: 0,
+        revocations: None,
+        revocations_version: 0,
         seats_used: 0,
         created_at: now,
         updated_at: now,

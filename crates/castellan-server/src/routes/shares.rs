@@ -775,7 +775,11 @@ pub(crate) async fn company_directory<S: Store>(
         .iter()
         .map(group_dto)
         .collect();
-    Ok(Json(DirectoryResponse { members, groups }))
+    Ok(Json(DirectoryResponse {
+        members,
+        groups,
+        revocations: company.revocations.as_deref().and_then(stored_doc),
+    }))
 }
 
 /// Creates a share: its vault, access list version 1 (signed by the caller, an owner in it),
