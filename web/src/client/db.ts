@@ -3,6 +3,8 @@
 // Never a key or a plaintext. Mirrored in memory; every change is written in one transaction.
 import type { AccountResponse, KsfProfile, ObjectDto } from './types';
 import type { OrgPins } from '../org/pins';
+import type { SharePins } from '../share/pins';
+import type { StoredShare } from '../share/sync';
 
 export interface DeviceState {
   format: 1;
@@ -21,6 +23,8 @@ export interface DeviceState {
   session_id: string | null;
   /** Pinned company keys and verified policies (device.json's `org`). */
   org?: OrgPins;
+  /** Pinned share access lists and group roster versions (device.json's `shares`). */
+  shares?: SharePins;
 }
 
 export interface CachedObject {
@@ -52,6 +56,8 @@ export interface Meta {
   last_sync_at: number | null;
   vaults: Record<string, VaultSyncState>;
   next_op: number;
+  /** Verified shares: key wrapped under the account key, name sealed (share/sync.ts). */
+  shares?: Record<string, StoredShare>;
 }
 
 export interface Batch {

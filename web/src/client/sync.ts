@@ -7,9 +7,12 @@ import { SetHash } from '../crypto/sethash';
 import { merge } from '../model/merge';
 import { IntegrityError, type UnlockedAccount } from './account';
 import { Api, ApiFailure, Unreachable } from './api';
-import { element, newItemKey, openDetails, openFolder, sealFolder, sealItem } from './codec';
+import { element, newItemKey, openDetails, openFolder, sealFolder, sealItem, vaultFor } from './codec';
 import type { Batch, CachedObject, LocalCache, PendingOp, VaultSyncState } from './db';
-import { signManifest, verifyManifest } from './manifest';
+import { signManifest, signShareManifest, verifyManifest, verifyShareManifest } from './manifest';
+import { ShareApi } from '../share/api';
+import { shareRing, shareStatus } from '../share/ring';
+import { markFetched, markUnfetched, refreshShares } from '../share/sync';
 import type { ManifestDto, ObjectDto } from './types';
 import { uuidV4 } from '../crypto/bytes';
 
@@ -47,11 +50,30 @@ export class Syncer {
     private readonly account: UnlockedAccount,
   ) {}
 
-  /** Objects of share vaults skipped by the last pulls (the browser does not open shares yet). */
+  /** Objects of share vaults skipped by the last pulls (shares not readable or not verified here). */
   skippedShareObjects = 0;
+
+  /** Shares first: which ones this account reads now, verified, with their keys. A share that
+   * fails is skipped with a warning; nothing of it stops the sync of the rest. */
+  private async refreshShares(): Promise<void> {
+    try {
+      await refreshShares(this.cache, this.api, this.account, now());
+    } catch (e) {
+      if (e instanceof Unreachable) return;
+      if (e instanceof ApiFailure && e.status === 401) throw new SessionExpired();
+      const st = shareStatus(this.account);
+      st.value = { ...st.value, warnings: [`Shares could not be checked: ${(e as Error).message}`] };
+    }
+  }
+
+  private shareWarning(msg: string): void {
+    const st = shareStatus(this.account);
+    if (!st.value.warnings.includes(msg)) st.value = { ...st.value, warnings: [...st.value.warnings, msg] };
+  }
 
   async run(): Promise<SyncReport> {
     const report: SyncReport = { pulled: 0, pushed: 0, conflicts: 0, offline: false, pending: 0 };
+    await this.refreshShares();
     try {
       report.pulled = await this.pull();
     } catch (e) {
@@ -92,7 +114,7 @@ export class Syncer {
     let last = '';
     for (let attempt = 0; attempt < PULL_ATTEMPTS; attempt++) {
       try {
-        return await this.pullOnce();
+        return await this.pullOnce(attempt + 1 === PULL_ATTEMPTS);
       } catch (e) {
         if (e instanceof IntegrityError && e.message.startsWith('manifest mismatch') && attempt + 1 < PULL_ATTEMPTS) {
           last = e.message;
@@ -105,7 +127,7 @@ export class Syncer {
     throw new IntegrityError(last);
   }
 
-  private async pullOnce(): Promise<number> {
+  private async pullOnce(final = true): Promise<number> {
     const start = this.cache.meta.cursor;
     const sets = new Map<string, { count: number; hash: SetHash }>();
     const setFor = (vault: string) => {
@@ -118,6 +140,12 @@ export class Syncer {
       return s;
     };
     for (const v of this.account.vaults) setFor(v.id);
+    const ring = shareRing(this.account);
+    for (const s of ring.values()) setFor(s.id);
+    // Share objects whose author is not a writer now (accepted only under an owner's manifest:
+    // a key rotation keeps the authors of older objects), and shares that failed in this pull.
+    const byNonWriters = new Map<string, string[]>();
+    const failed = new Map<string, string>();
     // The new state of each touched object: a CachedObject, or null when deleted.
     const changed = new Map<string, CachedObject | null>();
     const current = (id: string): CachedObject | undefined => (changed.has(id) ? (changed.get(id) ?? undefined) : this.cache.objects.get(id));
@@ -131,17 +159,26 @@ export class Syncer {
       const page = await this.api.sync(since, PAGE);
       if (page.reset && since === start) reset = true;
       else if (page.reset || page.cursor < since) throw new IntegrityError("the server's change feed went backwards");
-      // Objects of share vaults are not read by the browser yet (their ACL, grants and
-      // format-2 manifests are not verified here): they are skipped, never trusted or shown,
-      // and do not stop the sync of the own vaults. A share the browser learns to open later
-      // is fetched whole, as the Rust client does for a share it did not hold.
+      // Objects of shares this browser verified and fetched in full are taken from the feed
+      // (their authors checked, their manifests below); objects of other shares are skipped,
+      // never trusted or shown: a share read for the first time is fetched whole below.
       const shareIds = new Set((page.shares ?? []).map((x) => x.id));
       for (const o of page.objects) {
-        if (shareIds.has(o.vault_id) && !this.account.vaults.some((v) => v.id === o.vault_id)) {
-          this.skippedShareObjects++;
-          continue;
+        if (!this.account.vaults.some((v) => v.id === o.vault_id)) {
+          const share = ring.get(o.vault_id);
+          if (!share || !share.fetched) {
+            if (share || shareIds.has(o.vault_id)) {
+              this.skippedShareObjects++;
+              continue;
+            }
+            throw new IntegrityError(`object ${o.id} is in a vault this account does not have`);
+          }
+          if (!o.author_id) {
+            failed.set(share.id, `share object ${o.id} has no author`);
+            continue;
+          }
+          if (!share.writers.has(o.author_id)) byNonWriters.set(share.id, [...(byNonWriters.get(share.id) ?? []), o.id]);
         }
-        if (!this.account.vaults.some((v) => v.id === o.vault_id)) throw new IntegrityError(`object ${o.id} is in a vault this account does not have`);
         const hw = this.cache.seen.get(o.id);
         if (hw !== undefined && o.version < hw) throw new IntegrityError(`object ${o.id} was rolled back from version ${hw} to ${o.version}`);
         const old = current(o.id);
@@ -173,6 +210,57 @@ export class Syncer {
       manifests = page.manifests;
       if (!page.has_more) break;
     }
+    // Shares this browser reads but never fetched: their objects predate the cursor, so fetch
+    // them in full (and replace whatever the cache held of them).
+    const fetchedNow: string[] = [];
+    const shareApi = new ShareApi(this.api);
+    for (const share of ring.values()) {
+      if (share.fetched) continue;
+      let listing: ObjectDto[];
+      try {
+        listing = (await shareApi.objects(share.id)).objects;
+      } catch (e) {
+        if (e instanceof Unreachable || (e instanceof ApiFailure && e.status === 401)) throw e;
+        failed.set(share.id, `its objects could not be listed: ${(e as Error).message}`);
+        continue;
+      }
+      for (const [id] of this.cache.objects) {
+        const cur = current(id);
+        if (cur && cur.dto.vault_id === share.id) {
+          const s = setFor(share.id);
+          s.count -= 1;
+          s.hash.remove(fromB64u(cur.element));
+          changed.set(id, null);
+        }
+      }
+      let bad: string | null = null;
+      const adds: CachedObject[] = [];
+      for (const o of listing) {
+        if (o.vault_id !== share.id) bad = `the server listed object ${o.id} of another vault as part of the share`;
+        else if (!o.author_id) bad = `share object ${o.id} has no author`;
+        else {
+          const hw = this.cache.seen.get(o.id);
+          if (hw !== undefined && o.version < hw) bad = `object ${o.id} was rolled back from version ${hw} to ${o.version}`;
+        }
+        if (bad) break;
+        if (!share.writers.has(o.author_id!)) byNonWriters.set(share.id, [...(byNonWriters.get(share.id) ?? []), o.id]);
+        adds.push({ dto: o, element: element(o) });
+      }
+      if (bad) {
+        failed.set(share.id, bad);
+        continue;
+      }
+      for (const a of adds) {
+        const s = setFor(share.id);
+        s.count += 1;
+        s.hash.add(fromB64u(a.element));
+        changed.set(a.dto.id, a);
+        seen.push([a.dto.id, Math.max(this.cache.seen.get(a.dto.id) ?? 0, a.dto.version)]);
+        listed.add(a.dto.id);
+        pulled++;
+      }
+      fetchedNow.push(share.id);
+    }
     if (reset) {
       for (const [id, o] of this.cache.objects) {
         if (listed.has(id) || changed.get(id) === null) continue;
@@ -202,11 +290,58 @@ export class Syncer {
       }
       vaults[vault.id] = { counter: m.counter, manifest: m.manifest, count, set_hash: b64u(hash.toBytes()) };
     }
+    // Every share must match its newest manifest, signed by a writer of its verified list.
+    for (const share of ring.values()) {
+      if (failed.has(share.id)) continue;
+      const st = this.cache.vaultState(share.id);
+      const { count, hash } = setFor(share.id);
+      const what = `share "${share.name}"`;
+      try {
+        const m = manifests.find((x) => x.vault_id === share.id);
+        if (!m) {
+          if (st.counter > 0 || count !== 0) throw new IntegrityError(`the server did not send the manifest of the ${what}`);
+          continue;
+        }
+        const verified = verifyShareManifest(fromB64u(m.manifest), share.id, m.counter, (u) => share.writers.get(u));
+        if (m.counter < st.counter) throw new IntegrityError(`the server replayed an old state of the ${what} (manifest ${m.counter} after ${st.counter})`);
+        if (verified.count !== count || verified.set_hash !== b64u(hash.toBytes())) {
+          throw new IntegrityError(`manifest mismatch: the ${what}'s objects do not match its signed manifest (${verified.count} expected, ${count} received): objects were injected, dropped, duplicated or rolled back`);
+        }
+        const nonWriters = byNonWriters.get(share.id);
+        if (nonWriters && !(verified.signer && share.owners.has(verified.signer))) {
+          throw new IntegrityError(`the ${what} contains ${nonWriters.length} object(s) written by someone who is not a writer of it (${nonWriters.join(', ')})`);
+        }
+        vaults[share.id] = { counter: m.counter, manifest: m.manifest, count, set_hash: b64u(hash.toBytes()) };
+      } catch (e) {
+        if (!(e instanceof IntegrityError)) throw e;
+        // A concurrent write can make a manifest and the objects disagree for a moment: retry.
+        if (!final && e.message.startsWith('manifest mismatch')) throw e;
+        failed.set(share.id, e.message);
+      }
+    }
+    // A share that failed keeps what this browser verified before; its changes of this pull are
+    // left out and it is fetched in full again at the next sync. The rest of the vault syncs on.
+    const meta = { ...this.cache.meta, cursor: since, vaults };
+    for (const [sid, msg] of failed) {
+      const dropped = new Set<string>();
+      for (const [id, x] of [...changed]) {
+        const old = this.cache.objects.get(id);
+        if ((x && x.dto.vault_id === sid && (!old || old.dto.vault_id === sid)) || (!x && old?.dto.vault_id === sid)) {
+          changed.delete(id);
+          dropped.add(id);
+        }
+      }
+      for (let i = seen.length - 1; i >= 0; i--) if (dropped.has(seen[i][0])) seen.splice(i, 1);
+      markUnfetched(this.account, meta, sid);
+      const name = ring.get(sid)?.name ?? sid;
+      this.shareWarning(`The share "${name}" failed verification and was not updated: ${msg}`);
+    }
+    markFetched(this.account, meta, fetchedNow.filter((id) => !failed.has(id)));
     const batch: Batch = {
       putObjects: [...changed.values()].filter((x): x is CachedObject => x !== null),
       deleteObjects: [...changed.entries()].filter(([, x]) => x === null).map(([id]) => id),
       seen,
-      meta: { ...this.cache.meta, cursor: since, vaults },
+      meta,
     };
     await this.cache.apply(batch);
     return pulled;
@@ -284,7 +419,9 @@ export class Syncer {
     for (const [v, s] of sets) {
       const counter = s.st.counter + 1;
       const hash = s.hash.toBytes();
-      const blob = b64u(signManifest(this.account.signingSeed, v, counter, s.count, hash));
+      const blob = shareRing(this.account).has(v)
+        ? b64u(signShareManifest(this.account.signingSeed, this.account.userId, v, counter, s.count, hash))
+        : b64u(signManifest(this.account.signingSeed, v, counter, s.count, hash));
       manifests.push({ vault_id: v, counter, manifest: blob });
       vaults[v] = { counter, manifest: blob, count: s.count, set_hash: b64u(hash) };
     }
@@ -326,8 +463,7 @@ export class Syncer {
   private async rebase(op: PendingOp, stored: ObjectDto | null): Promise<PendingOp> {
     const t = op.target;
     if (!t || !stored) return { ...op, base: stored, state: 'pending' };
-    const vault = this.account.vaults.find((v) => v.id === t.vault_id);
-    if (!vault) throw new IntegrityError('unknown vault');
+    const vault = vaultFor(this.account, t.vault_id);
     const version = stored.version + 1;
     let target: ObjectDto;
     if (t.kind === 'item') {
@@ -359,8 +495,7 @@ export class Syncer {
       return null;
     }
     let newTarget: ObjectDto;
-    const vault = this.account.vaults.find((v) => v.id === target.vault_id);
-    if (!vault) throw new IntegrityError('unknown vault');
+    const vault = vaultFor(this.account, target.vault_id);
     if (target.kind === 'item') {
       const { data: local, key } = await openDetails(this.account, target);
       if (!remote) {

@@ -44,6 +44,8 @@ export interface ObjectDto {
   created_at: number;
   updated_at: number;
   seq: number;
+  /** The writer of a share object, as the server recorded it (absent in own vaults). */
+  author_id?: string | null;
 }
 export interface ManifestDto {
   vault_id: string;
@@ -62,8 +64,8 @@ export interface SyncResponse {
   has_more: boolean;
   reset: boolean;
   manifests: ManifestDto[];
-  /** The shares this user can see (`ShareSummaryDto`; only `id` is read here). */
-  shares?: { id: string }[];
+  /** The shares this user can see (`ShareSummaryDto`). */
+  shares?: { id: string; acl_version?: number; key_version?: number; state?: string; role?: string }[];
 }
 export interface LoginStartResponse {
   login_id: string;

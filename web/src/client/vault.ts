@@ -6,7 +6,10 @@ import { checkFolderName, type FolderData } from '../model/folder';
 import { cloneItem, overviewOf, sameOverview, type ItemData } from '../model/item';
 import { IntegrityError, type UnlockedAccount, wipeAccount } from './account';
 import { Api, ApiFailure, Unreachable } from './api';
-import { element, type FolderEntry, type ItemEntry, newItemKey, openDetails, openFolder, openOverview, sealFolder, sealItem } from './codec';
+import { element, type FolderEntry, type ItemEntry, newItemKey, openDetails, openFolder, openOverview, sealFolder, sealItem, vaultFor } from './codec';
+import { roleLabel } from '../share/acl';
+import { shareCanWrite, shareRing, wipeShares } from '../share/ring';
+import { loadShares } from '../share/sync';
 import type { LocalCache, PendingOp } from './db';
 import { now, SessionExpired, Syncer } from './sync';
 import type { ObjectDto, VaultKind } from './types';
@@ -53,9 +56,19 @@ export class VaultClient {
     return m;
   }
 
+  private sharesLoaded = false;
+
   /** Decrypts what changed since the last refresh and publishes the lists. */
   async refresh(): Promise<void> {
+    if (!this.sharesLoaded) {
+      // The shares verified before (key wrapped in the cache): share items open offline too.
+      this.sharesLoaded = true;
+      await loadShares(this.cache, this.account);
+    }
+    const ring = shareRing(this.account);
     const view = this.view();
+    // Objects of shares this browser cannot open now (not verified, or dropped) are not shown.
+    for (const [id, o] of view) if (!ring.has(o.vault_id) && !this.account.vaults.some((v) => v.id === o.vault_id)) view.delete(id);
     const items: ItemEntry[] = [];
     const folders: FolderEntry[] = [];
     const bad: string[] = [];
@@ -228,6 +241,7 @@ export class VaultClient {
 
   lock(): void {
     this.stop();
+    wipeShares(this.account);
     wipeAccount(this.account);
     this.overviewCache.clear();
     this.items.value = [];
@@ -242,12 +256,21 @@ export class VaultClient {
     return v;
   }
   private vaultById(id: string) {
-    const v = this.account.vaults.find((x) => x.id === id);
-    if (!v) throw new IntegrityError(`object in unknown vault ${id}`);
-    return v;
+    return vaultFor(this.account, id);
   }
   profileOf(vaultId: string): VaultKind {
-    return this.vaultById(vaultId).kind;
+    return this.vaultById(vaultId).profile;
+  }
+
+  /** Refuses a change the share role does not allow (the server refuses it too). */
+  requireWritable(vaultId: string): void {
+    const s = shareRing(this.account).get(vaultId);
+    if (s && !shareCanWrite(s)) throw new Error(`You are ${roleLabel(s.role).toLowerCase()} in the shared folder "${s.name}": only its owners and editors can change its items.`);
+  }
+
+  /** Queues changes made elsewhere (share operations), in one transaction. */
+  async queueChanges(changes: [string, ObjectDto | null][]): Promise<void> {
+    for (const [id, target] of changes) await this.queue(id, target);
   }
 
   private viewObject(id: string): ObjectDto {
@@ -288,7 +311,10 @@ export class VaultClient {
 
   private itemDto(vaultId: string, id: string, version: number, trashed: boolean, s: { keyWrap: Uint8Array; overview: Uint8Array; details: Uint8Array }, createdAt?: number): ObjectDto {
     const ts = now();
-    return { id, vault_id: vaultId, kind: 'item', version, trashed, key_wrap: b64u(s.keyWrap), overview: b64u(s.overview), details: b64u(s.details), created_at: createdAt ?? ts, updated_at: ts, seq: 0 };
+    const dto: ObjectDto = { id, vault_id: vaultId, kind: 'item', version, trashed, key_wrap: b64u(s.keyWrap), overview: b64u(s.overview), details: b64u(s.details), created_at: createdAt ?? ts, updated_at: ts, seq: 0 };
+    // The server records the writer of a share object; the envelopes name them too.
+    if (shareRing(this.account).has(vaultId)) dto.author_id = this.account.userId;
+    return dto;
   }
 
   /** Queues the changes, shows them at once (yellow), then syncs. */
@@ -334,9 +360,23 @@ export class VaultClient {
     await this.afterWrite();
   }
 
+  /** Creates an item in a shared folder (owners and editors). */
+  async createItemInShare(shareId: string, data: ItemData): Promise<string> {
+    this.requireWritable(shareId);
+    const id = uuidV4();
+    const key = newItemKey();
+    const s = await sealItem(this.account, this.vaultById(shareId), id, key, 1, data);
+    key.fill(0);
+    await this.queue(id, this.itemDto(shareId, id, 1, data.trashed, s));
+    await this.afterWrite();
+    return id;
+  }
+
   async updateItem(id: string, change: (d: ItemData) => void, opts: { toProfile?: VaultKind; trashed?: boolean } = {}): Promise<void> {
     const o = this.viewObject(id);
     if (o.kind !== 'item') throw new Error(`${id} is a folder, not an item`);
+    this.requireWritable(o.vault_id);
+    if (opts.toProfile && shareRing(this.account).has(o.vault_id)) throw new Error('an item in a shared folder cannot be moved to another profile');
     const { data: current, key } = await openDetails(this.account, o);
     const data = cloneItem(current);
     change(data);
@@ -352,13 +392,14 @@ export class VaultClient {
 
   async purgeItem(id: string): Promise<void> {
     const o = this.viewObject(id);
+    this.requireWritable(o.vault_id);
     if (!o.trashed) throw new Error('only items in the trash can be deleted for good');
     await this.queue(id, null);
     await this.afterWrite();
   }
 
   async emptyTrash(): Promise<number> {
-    const trashed = this.items.value.filter((i) => i.trashed).map((i) => i.id);
+    const trashed = this.items.value.filter((i) => i.trashed && (!i.shareId || shareCanWrite(shareRing(this.account).get(i.shareId)!))).map((i) => i.id);
     for (const id of trashed) await this.queue(id, null);
     await this.afterWrite();
     return trashed.length;
@@ -369,11 +410,16 @@ export class VaultClient {
     const vault = this.vaultById(vaultId);
     const overview = await sealFolder(vault, id, version, data);
     const ts = now();
-    await this.queue(id, { id, vault_id: vaultId, kind: 'folder', version, trashed: false, key_wrap: '', overview: b64u(overview), details: '', created_at: ts, updated_at: ts, seq: 0 });
+    const dto: ObjectDto = { id, vault_id: vaultId, kind: 'folder', version, trashed: false, key_wrap: '', overview: b64u(overview), details: '', created_at: ts, updated_at: ts, seq: 0 };
+    if (shareRing(this.account).has(vaultId)) {
+      this.requireWritable(vaultId);
+      dto.author_id = this.account.userId;
+    }
+    await this.queue(id, dto);
   }
 
   private siblingTaken(profile: VaultKind, parent: string | null, name: string, except: string | null): boolean {
-    return this.folders.value.some((f) => f.profile === profile && f.data.parent_id === parent && f.data.name === name && f.id !== except);
+    return this.folders.value.some((f) => !f.shareId && f.profile === profile && f.data.parent_id === parent && f.data.name === name && f.id !== except);
   }
 
   async createFolder(profile: VaultKind, name: string, parent: string | null): Promise<string> {

@@ -4,6 +4,8 @@ import { typeInfo } from '../model/item';
 import type { ListedItem, VaultClient } from '../client/vault';
 import { TotpCode } from './totp';
 import { copySecret, errorText, formatTime } from './util';
+import { shareCanWrite, shareHidesSecrets, shareRing } from '../share/ring';
+import { HiddenSecret, RoleBadge } from './shares';
 
 function Field(props: { label: string; value: string; secret?: boolean; url?: boolean; multiline?: boolean }) {
   const [shown, setShown] = useState(false);
@@ -55,6 +57,9 @@ export function Detail(props: { client: VaultClient; item: ListedItem; onEdit: (
     );
   if (!data) return <section class="detail" aria-label="Item details" aria-busy="true" />;
   const info = typeInfo(data.type);
+  const share = item.shareId ? shareRing(client.account).get(item.shareId) ?? null : null;
+  const readOnly = !!share && !shareCanWrite(share);
+  const hidden = !!share && shareHidesSecrets(share);
   const act = async (f: () => Promise<unknown>) => {
     try {
       await f();
@@ -71,12 +76,15 @@ export function Detail(props: { client: VaultClient; item: ListedItem; onEdit: (
         <div class="detail-title">
           <h2 data-testid="detail-title">{data.title}</h2>
           <div class="muted">
-            {info.label} · {item.profile === 'personal' ? 'Personal' : 'Business'}
+            {info.label} · {share ? `Shared folders › ${share.name}` : item.profile === 'personal' ? 'Personal' : 'Business'}
             {data.folder_id ? ` · ${client.folderPath(data.folder_id)}` : ''}
+            {share && <RoleBadge role={share.role} />}
           </div>
         </div>
         <div class="row">
-          {!item.trashed ? (
+          {readOnly ? (
+            <span class="muted small" data-testid="read-only-note">Read-only: you cannot change items of this shared folder.</span>
+          ) : !item.trashed ? (
             <>
               <button type="button" aria-pressed={data.favorite} aria-label={data.favorite ? 'Remove from favourites' : 'Add to favourites'} class="icon-btn" onClick={() => act(() => client.updateItem(item.id, (d) => void (d.favorite = !d.favorite)))}>
                 {data.favorite ? '★' : '☆'}
@@ -115,7 +123,9 @@ export function Detail(props: { client: VaultClient; item: ListedItem; onEdit: (
         {info.fields
           .filter((s) => data.fields[s.name])
           .map((s) =>
-            s.kind === 'totp' ? (
+            hidden && (s.kind === 'secret' || s.kind === 'totp') ? (
+              <HiddenSecret key={s.name} label={s.label} />
+            ) : s.kind === 'totp' ? (
               <div class="field" key={s.name}>
                 <div class="field-label">{s.label}</div>
                 <div class="field-value">
@@ -131,9 +141,7 @@ export function Detail(props: { client: VaultClient; item: ListedItem; onEdit: (
           .map((k) => (
             <Field key={k} label={k} value={data.fields[k]} />
           ))}
-        {data.custom_fields.map((c) => (
-          <Field key={`c-${c.name}`} label={c.name} value={c.value} secret={c.hidden} />
-        ))}
+        {data.custom_fields.map((c) => (hidden && c.hidden ? <HiddenSecret key={`c-${c.name}`} label={c.name} /> : <Field key={`c-${c.name}`} label={c.name} value={c.value} secret={c.hidden} />))}
         {data.notes && <Field label="Notes" value={data.notes} multiline />}
         {data.tags.length > 0 && (
           <div class="field">
@@ -148,7 +156,7 @@ export function Detail(props: { client: VaultClient; item: ListedItem; onEdit: (
           </div>
         )}
       </div>
-      {data.password_history.length > 0 && (
+      {data.password_history.length > 0 && !hidden && (
         <details class="history">
           <summary>Password history ({data.password_history.length})</summary>
           <ul>

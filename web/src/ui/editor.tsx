@@ -11,6 +11,8 @@ export interface EditorTarget {
   profile: VaultKind;
   data: ItemData | null;
   folderId: string | null;
+  /** The shared folder the item is (or is created) in. */
+  shareId?: string | null;
 }
 
 /** Create or edit an item: every field of its type, notes, tags, folder and profile. */
@@ -27,7 +29,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [genFor, setGenFor] = useState<string | null>(null);
-  const folders = client.folders.value.filter((f) => f.profile === profile);
+  const folders = client.folders.value.filter((f) => (target.shareId ? f.shareId === target.shareId : !f.shareId && f.profile === profile));
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -61,7 +63,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
       } else {
         const d = newItem(type, title || ' ', ts);
         apply(d);
-        const id = await client.createItem(profile, d);
+        const id = target.shareId ? await client.createItemInShare(target.shareId, d) : await client.createItem(profile, d);
         props.onDone(id);
       }
     } catch (err) {
@@ -86,7 +88,7 @@ export function Editor(props: { client: VaultClient; target: EditorTarget; onDon
             ))}
           </select>
         </label>
-        <label>
+        <label hidden={!!target.shareId}>
           Profile
           <select name="profile" aria-label="Profile" value={profile} onChange={(e) => {
             setProfile(e.currentTarget.value as VaultKind);

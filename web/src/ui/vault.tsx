@@ -15,8 +15,10 @@ import { parseImport } from '../model/import';
 import { IdleTimer } from '../client/idle';
 import { now } from '../client/sync';
 import { VirtualList } from './vlist';
+import { ManageShareDialog, ShareBar, ShareDialog, SharedFoldersSection } from './shares';
+import { shareCanWrite, shareRing } from '../share/ring';
 
-type View = { kind: 'all' } | { kind: 'favorites' } | { kind: 'trash' } | { kind: 'type'; type: string } | { kind: 'folder'; id: string };
+type View = { kind: 'all' } | { kind: 'favorites' } | { kind: 'trash' } | { kind: 'type'; type: string } | { kind: 'folder'; id: string } | { kind: 'share'; id: string };
 type ProfileFilter = 'all' | VaultKind;
 
 const STATUS_LABEL = { synced: 'Synced', pending: 'Sync in progress', offline: 'Not synced: the server cannot be reached' } as const;
@@ -28,7 +30,7 @@ function haystack(i: ListedItem): string {
 }
 
 function FolderTree(props: { client: VaultClient; profile: VaultKind; folders: FolderEntry[]; parent: string | null; depth: number; view: View; setView: (v: View) => void; counts: Map<string, number> }) {
-  const children = props.folders.filter((f) => f.profile === props.profile && f.data.parent_id === props.parent);
+  const children = props.folders.filter((f) => !f.shareId && f.profile === props.profile && f.data.parent_id === props.parent);
   if (children.length === 0) return null;
   return (
     <ul class="tree" role={props.depth === 0 ? 'tree' : 'group'} aria-label={props.depth === 0 ? `${props.profile} folders` : undefined}>
@@ -84,6 +86,8 @@ export function VaultScreen(props: { client: VaultClient }) {
   const [showGen, setShowGen] = useState(false);
   const [menuError, setMenuError] = useState<string | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
+  const [sharing, setSharing] = useState<string[] | null>(null);
+  const [managing, setManaging] = useState<string | null>(null);
 
   // Keyboard: '/' focuses the search box, Escape in it clears the query.
   useEffect(() => {
@@ -118,6 +122,7 @@ export function VaultScreen(props: { client: VaultClient }) {
   const counts = useMemo(() => {
     const m = new Map<string, number>();
     for (const i of items) if (!i.trashed && i.overview.folder_id) m.set(i.overview.folder_id, (m.get(i.overview.folder_id) ?? 0) + 1);
+    for (const i of items) if (!i.trashed && i.shareId) m.set(i.shareId, (m.get(i.shareId) ?? 0) + 1);
     return m;
   }, [items]);
 
@@ -132,6 +137,7 @@ export function VaultScreen(props: { client: VaultClient }) {
           if (view.kind === 'favorites' && !item.overview.favorite) continue;
           if (view.kind === 'type' && item.overview.type !== view.type) continue;
           if (view.kind === 'folder' && item.overview.folder_id !== view.id) continue;
+          if (view.kind === 'share' && item.shareId !== view.id) continue;
           if (words.length && !words.every((w) => hay.includes(w))) continue;
           out.push(item);
         }
@@ -144,8 +150,17 @@ export function VaultScreen(props: { client: VaultClient }) {
   const pending = items.filter((i) => i.status !== 'synced').length;
   const offline = !client.reachable.value;
   const currentFolder = view.kind === 'folder' ? folders.find((f) => f.id === view.id) ?? null : null;
+  const currentShare = view.kind === 'share' ? shareRing(client.account).get(view.id) ?? null : null;
 
   const newItem = () => {
+    if (currentShare) {
+      if (!shareCanWrite(currentShare)) {
+        setMenuError(`You are read-only in "${currentShare.name}": only its owners and editors can add items.`);
+        return;
+      }
+      setEditing({ id: null, profile: 'business', data: null, folderId: null, shareId: currentShare.id });
+      return;
+    }
     const p: VaultKind = currentFolder?.profile ?? (profile === 'all' ? 'personal' : profile);
     setEditing({ id: null, profile: p, data: null, folderId: currentFolder?.id ?? null });
   };
@@ -233,6 +248,12 @@ export function VaultScreen(props: { client: VaultClient }) {
                 <FolderTree client={client} profile={p} folders={folders} parent={null} depth={0} view={view} setView={setView} counts={counts} />
               </section>
             ))}
+          {profile !== 'personal' && (
+            <SharedFoldersSection client={client} active={view.kind === 'share' ? view.id : null} counts={counts} canShare={!!org.value?.company} onOpen={(id) => {
+              setView({ kind: 'share', id });
+              setMenuOpen(false);
+            }} onCreate={() => setSharing(current && current.profile === 'business' && !current.shareId ? [current.id] : [])} />
+          )}
           {currentFolder && (
             <div class="row small folder-actions">
               <button type="button" class="ghost" onClick={() => folderAction(async () => {
@@ -328,6 +349,7 @@ export function VaultScreen(props: { client: VaultClient }) {
           </button>
         </div>
         <TwoFactorGraceNotice />
+        {currentShare && <ShareBar client={client} share={currentShare} onManage={() => setManaging(currentShare.id)} />}
         {client.lastError.value && (
           <p class="error banner" role="alert">
             {client.lastError.value}
@@ -430,7 +452,7 @@ export function VaultScreen(props: { client: VaultClient }) {
             }}
           />
         ) : current ? (
-          <Detail client={client} item={current} onEdit={(data: ItemData) => setEditing({ id: current.id, profile: current.profile, data, folderId: data.folder_id })} onGone={() => setSelected(null)} />
+          <Detail client={client} item={current} onEdit={(data: ItemData) => setEditing({ id: current.id, profile: current.profile, data, folderId: data.folder_id, shareId: current.shareId ?? null })} onGone={() => setSelected(null)} />
         ) : (
           <div class="empty detail-empty">
             <h3>No item selected</h3>
@@ -439,6 +461,11 @@ export function VaultScreen(props: { client: VaultClient }) {
         )}
       </section>
       {showGen && <Generator onClose={() => setShowGen(false)} />}
+      {sharing && <ShareDialog client={client} preselect={sharing} onClose={() => setSharing(null)} onCreated={(id) => {
+        setSharing(null);
+        setView({ kind: 'share', id });
+      }} />}
+      {managing && shareRing(client.account).get(managing) && <ManageShareDialog client={client} share={shareRing(client.account).get(managing)!} onClose={() => setManaging(null)} />}
       {toast.value && (
         <div class="toast" role="status">
           {toast.value.text}
