@@ -122,7 +122,8 @@ test('organisation backup: restore from the portal with the kit into the member\
     const rows = page.locator(`[data-testid="backup-row"][data-email="${MEMBER}"]`);
     const n = await rows.count();
     assert.ok(n >= 2, `${n} points`);
-    assert.match(await page.locator(`[data-testid="backup-row"][data-backup="${backupId}"]`).textContent(), /member@backup\.test.*v1/);
+    const mine = page.locator(`[data-testid="backup-row"][data-backup="${backupId}"]`);
+    assert.match(await mine.textContent(), /member@backup\.test earlier account.*v1/, 'the reset account is marked');
     // The filter: only this member's points (the admin's own are hidden).
     await page.getByLabel('Filter by member').selectOption(MEMBER);
     assert.equal((await page.getByTestId('backup-count').textContent()).trim().split(' ')[0], String(n));
@@ -148,12 +149,12 @@ test('organisation backup: restore from the portal with the kit into the member\
     await form.getByRole('textbox', { name: 'Recovery words' }).fill(w.join(' '));
     await form.getByRole('button', { name: 'Verify and open' }).click();
     await form.getByRole('alert').waitFor();
-    assert.match(await form.getByRole('alert').textContent(), /the recovery words do not check out \(a word is mistyped or missing\)/);
+    assert.match(await form.getByRole('alert').textContent(), /The recovery words do not check out \(a word is mistyped or missing\)/);
     await shot(page, 'backup-02-wrong-words');
     // 33 valid words of another key (another company's, or a retired one).
     await form.getByRole('textbox', { name: 'Recovery words' }).fill(wordsOf(randomBytes(32)));
     await form.getByRole('button', { name: 'Verify and open' }).click();
-    await waitFor(async () => /sealed to another backup key than the one given/.test(await form.getByRole('alert').textContent()), 15000, 'wrong key refused');
+    await waitFor(async () => /This backup \(key version 1\) was sealed to another backup key than the one given/.test(await form.getByRole('alert').textContent()), 15000, 'wrong key refused');
     // The kit of another company.
     const kit = JSON.parse(readFileSync(kitPath, 'utf8'));
     const otherKit = join(tmp('other-kit'), 'other-company-kit.json');
@@ -272,6 +273,12 @@ test('organisation backup: restore from the portal with the kit into the member\
     assert.equal((await run(adminHome, ['item', 'get', 'Wiki admin', '--field', 'password'])).trim(), 'wiki-pass-333');
     const folders = await run(adminHome, ['folder', 'list']);
     assert.match(folders, /Restored member@backup\.test/);
+    // The Groups page shows both Recovery Groups (the old one serves older backups) read-only.
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await heading(page, 'Groups');
+    const cards = page.locator('[data-testid="group-card"][data-name="Recovery Group"]');
+    await waitFor(async () => (await cards.count()) === 2, 15000, 'two Recovery Groups');
+    assert.equal(await cards.getByRole('button', { name: 'Edit' }).count(), 0, 'no Edit on a Recovery Group');
   });
 
   assert.deepEqual(problems.filter((p) => !/40[0-9]|422/.test(p)), []);

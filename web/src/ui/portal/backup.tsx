@@ -42,6 +42,7 @@ export function BackupPage(props: { s: OrgSession; company: CompanyDto }) {
   const { s, company } = props;
   const eff = useLoad<EffectivePolicy>(() => s.policy(company.id), [company.id]);
   const list = useLoad<BackupListResponse>(() => BackupApi.of(s).list(company.id), [company.id]);
+  const current = useLoad<MemberView[]>(() => s.members(company.id), [company.id]);
   const b = eff.data?.policies.org_backup ?? null;
   const [modal, setModal] = useState<null | 'offline' | 'group' | 'disable'>(null);
   const [restoring, setRestoring] = useState<PointRow | null>(null);
@@ -184,7 +185,14 @@ export function BackupPage(props: { s: OrgSession; company: CompanyDto }) {
               <tbody>
                 {shown.map((r) => (
                   <tr key={r.backupId} data-testid="backup-row" data-email={r.email} data-backup={r.backupId}>
-                    <td>{r.email}</td>
+                    <td>
+                      {r.email}{' '}
+                      {current.data && !current.data.some((m) => m.userId === r.userId) && (
+                        <Badge kind="muted" title="Made by an account that was reset or deleted since; a restore can hand the items to the current account with this email">
+                          earlier account
+                        </Badge>
+                      )}
+                    </td>
                     <td>{formatDateTime(r.createdAt)}</td>
                     <td>v{r.keyVersion}</td>
                     <td>{size(r.size)}</td>
@@ -347,6 +355,11 @@ function EnableOfflineDialog(props: { s: OrgSession; company: CompanyDto; polici
 
 type Source = KeySource['kind'];
 
+/** An error sentence for people: the client's messages start in lower case (as the CLI's). */
+function sentence(e: string | null): string | null {
+  return e && /^[a-z]+ /.test(e) ? e.charAt(0).toUpperCase() + e.slice(1) : e;
+}
+
 const TARGET_LABEL: Record<RestoreTarget, string> = { user: 'handed over', me: 'imported into your Business profile', file: 'saved in an encrypted export file' };
 
 function RestoreDialog(props: { s: OrgSession; company: CompanyDto; point: PointRow; mode: 'offline-key' | 'recovery-group'; onClose: () => void }) {
@@ -445,7 +458,7 @@ function RestoreDialog(props: { s: OrgSession; company: CompanyDto; point: Point
           )}
           {source === 'group' && <p class="hint block">Your browser opens the Recovery Group key sealed to your account. Only members of the group can do this.</p>}
           <p class="hint block">Before anything is opened, this browser checks the member's certificate against the company key it pinned, the member's signature over the backup, the ids and the key version.</p>
-          <ErrorText error={a.error} />
+          <ErrorText error={sentence(a.error)} />
           <div class="row end">
             <button type="button" onClick={props.onClose}>
               Cancel
@@ -505,7 +518,7 @@ function RestoreDialog(props: { s: OrgSession; company: CompanyDto; point: Point
                   </label>
                 </div>
               )}
-              <ErrorText error={a.error} />
+              <ErrorText error={sentence(a.error)} />
               <div class="row end">
                 <button type="button" onClick={props.onClose}>
                   Cancel

@@ -103,7 +103,7 @@ export function GroupsPage(props: { s: OrgSession; company: CompanyDto }) {
                 <h3 class="grow">{g.name}</h3>
                 {g.isEveryone ? <Badge kind="info">Automatic</Badge> : <span class="muted small">{g.members.length} member(s)</span>}
               </header>
-              <p class="muted small">{g.isEveryone ? 'Every confirmed member. Read-only: it follows confirmations and removals.' : `Roster version ${g.version}`}</p>
+              <p class="muted small">{g.isEveryone ? 'Every confirmed member. Read-only: it follows confirmations and removals.' : g.isRecovery ? `Organisation backup key holders (roster version ${g.version}); managed on the Backup page.` : `Roster version ${g.version}`}</p>
               <ul class="chips">
                 {g.members.length === 0 && <li class="muted small">No members</li>}
                 {g.members.map((u) => (
@@ -112,7 +112,7 @@ export function GroupsPage(props: { s: OrgSession; company: CompanyDto }) {
                   </li>
                 ))}
               </ul>
-              {!g.isEveryone && (
+              {!g.isEveryone && !g.isRecovery && (
                 <div class="row">
                   <button type="button" onClick={() => setEdit({ g })}>
                     Edit
