@@ -94,6 +94,8 @@ export interface GroupView {
   id: string;
   name: string;
   isEveryone: boolean;
+  /** A Recovery Group of organisation backup (managed on the Backup page). */
+  isRecovery?: boolean;
   version: number;
   /** From the signed roster. */
   members: string[];
@@ -678,7 +680,7 @@ export class OrgSession {
     const pub = await this.companyPublic(companyId);
     return (await this.api.groups(companyId)).groups.map((g) => {
       const r = verifyRoster(pub, g.roster, companyId, g.id);
-      return { id: g.id, name: r.name, isEveryone: r.is_everyone, version: r.version, members: r.members };
+      return { id: g.id, name: r.name, isEveryone: r.is_everyone, isRecovery: g.is_recovery === true, version: r.version, members: r.members };
     });
   }
 

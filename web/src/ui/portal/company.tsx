@@ -2,11 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { GroupView, MemberView, OrgSession } from '../../org/session';
 import { advancedAllowed, advancedInUse, type EffectivePolicy } from '../../org/policy';
-import type { AuditEventDto, AuditFilter, BackupListResponse, CompanyDto, Plan, PolicySet } from '../../org/types';
+import type { AuditEventDto, AuditFilter, CompanyDto, Plan, PolicySet } from '../../org/types';
 import { showToast } from '../util';
 import { Badge, ConfirmDialog, Dialog, Empty, ErrorText, download, formatDate, formatDateTime, LoadState, PageHead, PLAN_LABEL, portalError, useAction, useLoad } from './common';
-import { backupLine, PolicyForm, policySummary } from './policyform';
-import { newOfflineKey } from '../../org/backup';
+import { PolicyForm, policySummary } from './policyform';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -104,7 +103,7 @@ export function GroupsPage(props: { s: OrgSession; company: CompanyDto }) {
                 <h3 class="grow">{g.name}</h3>
                 {g.isEveryone ? <Badge kind="info">Automatic</Badge> : <span class="muted small">{g.members.length} member(s)</span>}
               </header>
-              <p class="muted small">{g.isEveryone ? 'Every confirmed member. Read-only: it follows confirmations and removals.' : `Roster version ${g.version}`}</p>
+              <p class="muted small">{g.isEveryone ? 'Every confirmed member. Read-only: it follows confirmations and removals.' : g.isRecovery ? `Organisation backup key holders (roster version ${g.version}); managed on the Backup page.` : `Roster version ${g.version}`}</p>
               <ul class="chips">
                 {g.members.length === 0 && <li class="muted small">No members</li>}
                 {g.members.map((u) => (
@@ -113,7 +112,7 @@ export function GroupsPage(props: { s: OrgSession; company: CompanyDto }) {
                   </li>
                 ))}
               </ul>
-              {!g.isEveryone && (
+              {!g.isEveryone && !g.isRecovery && (
                 <div class="row">
                   <button type="button" onClick={() => setEdit({ g })}>
                     Edit
@@ -495,184 +494,5 @@ export { policySummary };
 
 // ------------------------------------------------------------ organisation backup
 
-function size(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/** The verified policy's backup state and every user's backup points (metadata only). */
-export function BackupPage(props: { s: OrgSession; company: CompanyDto }) {
-  const { s, company } = props;
-  const eff = useLoad<EffectivePolicy>(() => s.policy(company.id), [company.id]);
-  const list = useLoad<BackupListResponse>(() => s.api.backups(company.id), [company.id]);
-  const b = eff.data?.policies.org_backup ?? null;
-  const [enabling, setEnabling] = useState(false);
-  const [disabling, setDisabling] = useState(false);
-  return (
-    <section class="page" aria-labelledby="page-title">
-      <PageHead title="Organisation backup" sub="Point-in-time backups of each member's Business profile, sealed to the company's backup key. The server holds ciphertext only." />
-      <LoadState l={eff} what="the policy" />
-      {eff.data && (
-        <dl class="facts" data-testid="backup-state">
-          <dt>State</dt>
-          <dd>{b ? <Badge kind="ok">On</Badge> : <Badge kind="muted">Off</Badge>}</dd>
-          {b && (
-            <>
-              <dt>Mode</dt>
-              <dd>{b.mode === 'offline-key' ? 'Offline key (recovery kit file or recovery words)' : 'Recovery Group'}</dd>
-              <dt>Key version</dt>
-              <dd>{b.key_version}</dd>
-              <dt>Kept for</dt>
-              <dd>{b.retention_days} days</dd>
-              {b.recovery_group_id && (
-                <>
-                  <dt>Recovery Group</dt>
-                  <dd class="mono">{b.recovery_group_id}</dd>
-                </>
-              )}
-            </>
-          )}
-          <dt>Policy</dt>
-          <dd class="muted small">{eff.data.counter ? `#${eff.data.counter}, verified in this browser` : 'none yet'} · {backupLine(b)}</dd>
-        </dl>
-      )}
-      {eff.data && (
-        <div class="row gap8">
-          <button type="button" class={b ? '' : 'primary'} onClick={() => setEnabling(true)} disabled={!advancedAllowed(company.plan, company.trial_ends_at, now())}>
-            {b ? 'New offline backup key' : 'Enable with an offline key'}
-          </button>
-          {b && (
-            <button type="button" class="danger" onClick={() => setDisabling(true)}>
-              Turn off and delete backups
-            </button>
-          )}
-          {!advancedAllowed(company.plan, company.trial_ends_at, now()) && <span class="hint">Organisation backup needs the Advanced plan.</span>}
-        </div>
-      )}
-      <p class="muted small">The Recovery Group mode and restoring are done with the CLI for now: <code>castellan backup enable --recovery-group</code>, <code>castellan backup restore</code> (docs/cli.md).</p>
-      {disabling && eff.data && (
-        <ConfirmDialog
-          title="Turn organisation backup off?"
-          body={<p>A new signed policy switches backup off, then every backup of the company is deleted from the server (as <code>castellan backup disable</code>).</p>}
-          confirmLabel="Turn off and delete"
-          danger
-          onClose={() => setDisabling(false)}
-          onConfirm={async () => {
-            await s.setPolicy(company.id, { ...eff.data!.policies, org_backup: null });
-            const r = await s.api.deleteBackups(company.id);
-            showToast(`Organisation backup off; ${r.deleted} backup(s) deleted`);
-            setDisabling(false);
-            eff.reload();
-            list.reload();
-          }}
-        />
-      )}
-      {enabling && eff.data && (
-        <EnableOfflineDialog
-          s={s}
-          company={company}
-          policies={eff.data.policies}
-          onClose={() => setEnabling(false)}
-          onDone={() => {
-            setEnabling(false);
-            eff.reload();
-          }}
-        />
-      )}
-      <h2>Backup points</h2>
-      <LoadState l={list} what="the backups" />
-      {list.data && list.data.users.length === 0 && <Empty title="No backups yet">Members' apps upload a backup after a sync that changed their Business profile, and daily.</Empty>}
-      {list.data && list.data.users.length > 0 && (
-        <table class="table" data-testid="backup-users">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Points</th>
-              <th scope="col">Latest</th>
-              <th scope="col">Key version</th>
-              <th scope="col">Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.users.map((u) => {
-              const latest = [...u.points].sort((x, y) => y.created_at - x.created_at)[0];
-              return (
-                <tr key={u.user_id}>
-                  <td>{u.email}</td>
-                  <td>
-                    <details>
-                      <summary>{u.points.length}</summary>
-                      <ul class="plain small">
-                        {[...u.points]
-                          .sort((x, y) => y.created_at - x.created_at)
-                          .map((p) => (
-                            <li key={p.backup_id}>
-                              {formatDateTime(p.created_at)} · key v{p.key_version} · {size(p.size)}
-                            </li>
-                          ))}
-                      </ul>
-                    </details>
-                  </td>
-                  <td>{latest ? formatDateTime(latest.created_at) : '—'}</td>
-                  <td>{latest?.key_version ?? '—'}</td>
-                  <td>{latest ? size(latest.size) : '—'}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
-    </section>
-  );
-}
-
-/**
- * Offline-key mode: the key pair is made here; the kit file and the words are shown first and
- * the policy is signed only after the admin says they saved one of them (a key nobody holds is
- * never published), as `castellan backup enable` writes the kit before the policy.
- */
-function EnableOfflineDialog(props: { s: OrgSession; company: CompanyDto; policies: PolicySet; onClose: () => void; onDone: () => void }) {
-  const [k] = useState(() => newOfflineKey(props.company.id, props.policies));
-  const [saved, setSaved] = useState(false);
-  const a = useAction();
-  const file = `castellan-backup-kit-${props.company.name.replace(/[^A-Za-z0-9_-]+/g, '-')}-v${k.policy.key_version}.json`;
-  return (
-    <Dialog title="Enable organisation backup with an offline key" onClose={props.onClose} wide testid="backup-enable">
-      <div class="stack">
-        <p>
-          A new backup key (version {k.policy.key_version}, fingerprint <code class="mono" data-testid="backup-fingerprint">{k.fingerprint}</code>) was made in this browser. Its private half is shown only now: keep the recovery kit file or the 33 recovery words offline. Whoever holds them can read every backup.
-        </p>
-        <div class="row gap8">
-          <button type="button" class="primary" onClick={() => download(file, 'application/json', k.kit)}>
-            Download the recovery kit
-          </button>
-        </div>
-        <details>
-          <summary>Show the recovery words</summary>
-          <p class="mono small" data-testid="backup-words">{k.words}</p>
-        </details>
-        <label class="check">
-          <input type="checkbox" checked={saved} onChange={(e) => setSaved(e.currentTarget.checked)} /> I saved the recovery kit or the words
-        </label>
-        <ErrorText error={a.error} />
-        <div class="row gap8">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            class="primary"
-            disabled={!saved || a.busy}
-            onClick={async () => {
-              if (await a.run(() => props.s.setPolicy(props.company.id, { ...props.policies, org_backup: k.policy }))) {
-                showToast(`Organisation backup on: key version ${k.policy.key_version}`);
-                props.onDone();
-              }
-            }}
-          >
-            Sign and publish the backup key
-          </button>
-        </div>
-      </div>
-    </Dialog>
-  );
-}
+// The Backup page lives in ./backup.tsx.
+export { BackupPage } from './backup';
