@@ -1,5 +1,6 @@
 import { computed, useSignal } from '@preact/signals';
 import { TwoFactorButton, TwoFactorGraceNotice } from './twofactor';
+import { SettingsButton, SettingsHost } from './settings';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ItemData } from '../model/item';
 import { ITEM_TYPES, typeInfo } from '../model/item';
@@ -296,6 +297,7 @@ export function VaultScreen(props: { client: VaultClient }) {
               />
             </label>
             <TwoFactorButton />
+            <SettingsButton />
             <button
               type="button"
               class="ghost"
@@ -439,6 +441,7 @@ export function VaultScreen(props: { client: VaultClient }) {
         )}
       </section>
       {showGen && <Generator onClose={() => setShowGen(false)} />}
+      <SettingsHost />
       {toast.value && (
         <div class="toast" role="status">
           {toast.value.text}
