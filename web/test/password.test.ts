@@ -104,6 +104,12 @@ class FakeAccounts {
         }
       return this.json(200, { credentials_version: user.credentials_version, revoked_sessions: revoked });
     }
+    const del = path.match(/^\/sessions\/(.+)$/);
+    if (del && method === 'DELETE') {
+      const x = this.sessions.get(del[1]);
+      if (x && x.user === user.id) this.sessions.delete(x.id);
+      return new Response(null, { status: 204 });
+    }
     return this.err(404, 'not_found');
   }
 }
@@ -134,7 +140,8 @@ describe('master password change', () => {
     const akBefore = hex(account.ak);
     let relogged: DeviceState | null = null;
     const r = await changePassword({ api, device, currentPassword: 'old password 1', newPassword: 'new password 2', policy: null, deviceName: 'browser', onRelogin: async (d) => void (relogged = d) });
-    expect(r.revokedSessions).toBe(2); // the CLI's and this browser's session before the fresh login
+    expect(r.revokedSessions).toBe(1); // the CLI's (this browser's previous session was ended after the fresh login)
+    expect(fake.sessions.has(device.session_id!)).toBe(false);
     expect(relogged).not.toBeNull();
     expect(api.token).toBe(r.device.session_token);
     expect(r.device.session_id).not.toBe(device.session_id);

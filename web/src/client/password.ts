@@ -141,6 +141,10 @@ export async function changePassword(opts: {
     ownAccount = true;
     api.token = device.session_token;
     await opts.onRelogin?.(device);
+    // This browser's previous session is replaced by the fresh one: end it now, so that the
+    // count the server reports below is the other devices' sessions only.
+    const previous = opts.device.session_id;
+    if (previous && previous !== device.session_id) await revokeSession(api, previous).catch(() => null);
   } else if (opts.account) {
     account = opts.account;
   } else {
