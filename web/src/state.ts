@@ -221,9 +221,9 @@ export type Route =
   | { page: 'setup' }
   | { page: 'account' }
   | { page: 'partner'; tab: 'customers' | 'templates' | 'technicians' }
-  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'backup' | 'audit' };
+  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'backup' | 'shares' | 'audit' };
 
-const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'backup', 'audit'] as const;
+const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'backup', 'shares', 'audit'] as const;
 const PARTNER_TABS = ['customers', 'templates', 'technicians'] as const;
 
 export function parseRoute(hash: string): Route {
