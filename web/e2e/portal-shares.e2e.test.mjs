@@ -150,6 +150,31 @@ test('the Shares page of the portal: names, owners, recipients; remove a reader,
     assert.deepEqual(net.owners, [heir.email]);
   });
 
+  await t.test('a member whose admin requires a new master password sets it in the browser; the CLI logs in with it', async () => {
+    await admin.json(['admin', 'user', 'require-password-change', reader.email, '--company', 'Acme']);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+    const p = await ctx.newPage();
+    const readerProblems = watchPage(p);
+    await p.goto(server.url + '/');
+    await p.getByLabel('Email').fill(reader.email);
+    await p.getByLabel('Master password').fill(PASSWORD);
+    await p.getByLabel('Secret Key').fill(reader.secretKey);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { name: 'New master password required' }).waitFor({ timeout: 60000 });
+    const form = p.getByRole('form', { name: 'Choose a new master password' });
+    await form.getByLabel('New master password', { exact: true }).fill('Reader-new-password-1');
+    await form.getByLabel('Confirm new master password').fill('Reader-new-password-1');
+    await shot(p, 'portal-shares-04-required-password-change');
+    await form.getByRole('button', { name: 'Set new master password' }).click();
+    await p.getByRole('searchbox', { name: 'Search' }).waitFor({ timeout: 60000 });
+    const old = await reader.run(['sync']);
+    assert.equal(old.code, 3, `the CLI session was signed out by the change: ${old.stderr}`);
+    const login = await cli(reader.home, server.url, ['login', '--email', reader.email, '--json'], { CASTELLAN_PASSWORD: 'Reader-new-password-1' });
+    assert.equal(login.code, 0, login.stderr);
+    assert.deepEqual(readerProblems.filter((x) => !/40[134]/.test(x)), []);
+    await ctx.close();
+  });
+
   assert.deepEqual(problems.filter((p) => !/40[134]/.test(p)), []);
   await context.close();
 });

@@ -138,6 +138,11 @@ export async function leaveRestricted(): Promise<void> {
   await openVault(s.api, s.account);
 }
 
+/** The restricted session's API and keys (a password change made right after the login). */
+export function restrictedAccount(): { api: Api; account: UnlockedAccount } | null {
+  return restrictedSession;
+}
+
 /** The API of the open session (vault or restricted), for account calls such as 2FA enrolment. */
 export function sessionApi(): Api | null {
   return restrictedSession?.api ?? (cache.device ? new Api(origin(), cache.device.session_token) : null);

@@ -9,7 +9,7 @@ import { x25519PublicKey } from '../crypto/hpke';
 import { fingerprintDisplay, memberFingerprint } from '../org/keys';
 import { pinnedPolicy } from '../org/policy';
 import type { MasterPasswordPolicy } from '../org/types';
-import { cache, logout, org, vault } from '../state';
+import { cache, leaveRestricted, loginNotice, logout, org, restrictedAccount, vault } from '../state';
 import { Badge, ConfirmDialog, Dialog, download, formatDateTime } from './portal/common';
 import { copySecret, errorText, showToast } from './util';
 import './settings.css';
@@ -449,6 +449,88 @@ export function SettingsHost() {
         </button>
       </div>
     </Dialog>
+  );
+}
+
+/**
+ * The restricted screen's form when an administrator requires a new master password: the
+ * session comes from a login a moment ago, so no second login is made (as the Rust
+ * `change_password_after_login`). The policy is the last one this browser verified (the
+ * membership cannot be read before the change). Afterwards the session may do more, or only set
+ * up two-step verification when that is due.
+ */
+export function RequiredPasswordChange() {
+  const [next, setNext] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const policy = knownPolicy();
+  const problems = newPasswordProblems('', next, confirm, policy);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const r = restrictedAccount();
+    const device = cache.device;
+    if (!r || !device) {
+      setError('Sign in again first.');
+      return;
+    }
+    if (problems.length) {
+      setError(problems.join(' '));
+      return;
+    }
+    setBusy(true);
+    try {
+      const done = await changePassword({ api: r.api, device, account: r.account, newPassword: next, policy, deviceName: deviceName() });
+      await cache.apply({ device: { ...done.device, org: cache.device?.org ?? done.device.org } });
+      // What the session may do now: a 403 naming two-step setup means that is due next.
+      try {
+        await listSessions(r.api);
+      } catch (err) {
+        if (err instanceof ApiFailure && err.code === 'two_factor_setup_required') {
+          loginNotice.value = { restriction: 'two_factor_setup', twoFactorGraceRemaining: loginNotice.value?.twoFactorGraceRemaining ?? null };
+          return;
+        }
+        throw err;
+      }
+      await leaveRestricted();
+    } catch (err) {
+      setError(settingsError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="stack" aria-label="Choose a new master password" onSubmit={submit} noValidate>
+      <p class="notice" role="status">
+        An administrator requires a new master password before anything else. Your Secret Key stays the same; other devices are signed out.
+      </p>
+      {policy && <PolicyRules policy={policy} />}
+      <label>
+        New master password
+        <input type="password" name="new-password" autoComplete="new-password" autoFocus value={next} onInput={(e) => setNext(e.currentTarget.value)} />
+      </label>
+      <StrengthMeter password={next} />
+      <label>
+        Confirm new master password
+        <input type="password" name="confirm-password" autoComplete="new-password" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} />
+      </label>
+      {next.length > 0 && confirm.length > 0 && problems.length > 0 && (
+        <ul class="problems" data-testid="password-problems">
+          {problems.map((p) => (
+            <li key={p}>{p}</li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="submit" class="primary" disabled={busy}>
+        {busy ? 'Changing… (a few seconds)' : 'Set new master password'}
+      </button>
+    </form>
   );
 }
 
