@@ -138,6 +138,11 @@ export async function leaveRestricted(): Promise<void> {
   await openVault(s.api, s.account);
 }
 
+/** The restricted session's API and keys (a password change made right after the login). */
+export function restrictedAccount(): { api: Api; account: UnlockedAccount } | null {
+  return restrictedSession;
+}
+
 /** The API of the open session (vault or restricted), for account calls such as 2FA enrolment. */
 export function sessionApi(): Api | null {
   return restrictedSession?.api ?? (cache.device ? new Api(origin(), cache.device.session_token) : null);
@@ -221,9 +226,9 @@ export type Route =
   | { page: 'setup' }
   | { page: 'account' }
   | { page: 'partner'; tab: 'customers' | 'templates' | 'technicians' }
-  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'backup' | 'audit' };
+  | { page: 'company'; id: string; tab: 'users' | 'groups' | 'policies' | 'subscription' | 'backup' | 'shares' | 'audit' };
 
-const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'backup', 'audit'] as const;
+const COMPANY_TABS = ['users', 'groups', 'policies', 'subscription', 'backup', 'shares', 'audit'] as const;
 const PARTNER_TABS = ['customers', 'templates', 'technicians'] as const;
 
 export function parseRoute(hash: string): Route {

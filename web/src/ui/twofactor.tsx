@@ -7,6 +7,7 @@ import { renderSVG } from 'uqr';
 import { leaveRestricted, loginNotice, logout, sessionApi, twoFactorAsk } from '../state';
 import { Dialog } from './portal/common';
 import { copySecret, errorText } from './util';
+import { RequiredPasswordChange } from './settings';
 
 /** The code form shown in place of the sign-in form while the login waits for it. */
 export function TwoFactorCodeForm() {
@@ -151,9 +152,7 @@ export function RestrictedScreen() {
       <div class="card auth-card" aria-labelledby="restricted-title">
         <h1 id="restricted-title">{r === 'password_change' ? 'New master password required' : 'Set up two-step verification'}</h1>
         {r === 'password_change' ? (
-          <p class="notice" role="status">
-            An administrator requires a new master password before anything else. Changing it is not possible in the browser yet: use <code>castellan change-password</code> on a device with the CLI, then sign in again.
-          </p>
+          <RequiredPasswordChange />
         ) : (
           <>
             <p class="notice" role="status">

@@ -1,5 +1,6 @@
 import { computed, useSignal } from '@preact/signals';
 import { TwoFactorButton, TwoFactorGraceNotice } from './twofactor';
+import { SettingsButton, SettingsHost } from './settings';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ItemData } from '../model/item';
 import { ITEM_TYPES, typeInfo } from '../model/item';
@@ -317,6 +318,7 @@ export function VaultScreen(props: { client: VaultClient }) {
               />
             </label>
             <TwoFactorButton />
+            <SettingsButton />
             <button
               type="button"
               class="ghost"
@@ -466,6 +468,7 @@ export function VaultScreen(props: { client: VaultClient }) {
         setView({ kind: 'share', id });
       }} />}
       {managing && shareRing(client.account).get(managing) && <ManageShareDialog client={client} share={shareRing(client.account).get(managing)!} onClose={() => setManaging(null)} />}
+      <SettingsHost />
       {toast.value && (
         <div class="toast" role="status">
           {toast.value.text}

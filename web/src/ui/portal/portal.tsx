@@ -16,6 +16,7 @@ import { AuditPage, BackupPage, GroupsPage, PoliciesPage, SubscriptionPage } fro
 import { CustomersPage, TechniciansPage, TemplatesPage } from './partner';
 import { policySummary } from './policyform';
 import { UsersPage } from './users';
+import { SharesPage } from './shares';
 
 export function useIdleLock(): void {
   useEffect(() => {
@@ -37,6 +38,7 @@ const COMPANY_TABS = [
   ['policies', 'Security policies'],
   ['subscription', 'Subscription'],
   ['backup', 'Backup'],
+  ['shares', 'Shares'],
   ['audit', 'Audit log'],
 ] as const;
 
@@ -159,6 +161,7 @@ function CompanyFrame(props: { s: OrgSession; id: string; tab: string; onCompany
       {props.tab === 'policies' && <PoliciesPage s={s} company={c} />}
       {props.tab === 'subscription' && <SubscriptionPage s={s} company={c} reloadCompany={reload} />}
       {props.tab === 'backup' && <BackupPage s={s} company={c} />}
+      {props.tab === 'shares' && <SharesPage s={s} company={c} />}
       {props.tab === 'audit' && <AuditPage s={s} company={c} />}
     </>
   );
