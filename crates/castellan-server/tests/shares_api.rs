@@ -355,7 +355,7 @@ async fn each_role_can_do_exactly_what_it_should() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_lists_are_checked_and_other_companies_are_refused() {
-    let w = world().await;
+    let mut w = world().await;
     let s = &w.s;
     let (mut sh, _) = team_share(&w).await;
     let acl_path = format!("{}/acl", share_path(&sh));
@@ -469,8 +469,36 @@ async fn access_lists_are_checked_and_other_companies_are_refused() {
         .await
         .err(422, "invalid_value");
 
-    // Users of another company and accounts without one may be recipients while the company
-    // does not restrict sharing domains; they accept and read.
+    // Users of another company and accounts without one are refused while the company's
+    // policy lists no sharing domains...
+    for u in [&w.mallory, &w.olga] {
+        sh.entries.push(entry(user_p(u), ReadOnly));
+        let g = vec![sh.user_grant(&w.alice, u)];
+        forbidden(
+            &put_acl(s, &mut sh, &w.alice, AclSigner::Member(&w.alice), g).await,
+            "outside the company",
+        );
+        sh.entries.pop();
+    }
+    // ... and may be recipients when it lists their domains; they accept and read.
+    let doc = w.c.policy(
+        &w.ca,
+        PolicySet {
+            restrict_sharing_domains: vec![
+                "acme.example".into(),
+                "dee.example".into(),
+                "elsewhere.example".into(),
+            ],
+            ..Default::default()
+        },
+    );
+    s.put(
+        &format!("/companies/{}/policy", w.c.id),
+        w.ca.t(),
+        &SetPolicyRequest { policy: doc },
+    )
+    .await
+    .ok();
     sh.entries.push(entry(user_p(&w.mallory), ReadOnly));
     sh.entries.push(entry(user_p(&w.olga), ReadOnly));
     let grants = vec![
@@ -529,9 +557,12 @@ async fn access_lists_are_checked_and_other_companies_are_refused() {
         .err(404, "not_found");
     let mut foreign = Share::new(&w.d, &w.mallory, &[(user_p(&w.alice), ReadOnly)]);
     let req = foreign.create_request(&w.mallory, vec![]);
-    // A share of D with alice as a recipient is fine (alice is a registered user) ...
-    s.post("/shares", w.mallory.t(), &req).await.ok();
-    // ... but a D member cannot make a C member an owner of it.
+    // D (Standard: no sharing domains) cannot share with alice, who is outside it ...
+    forbidden(
+        &s.post("/shares", w.mallory.t(), &req).await,
+        "outside the company",
+    );
+    // ... and a D member cannot make a C member an owner of a share of D.
     let mut foreign2 = Share::new(&w.d, &w.mallory, &[(user_p(&w.alice), Owner)]);
     let req = foreign2.create_request(&w.mallory, vec![]);
     s.post("/shares", w.mallory.t(), &req)

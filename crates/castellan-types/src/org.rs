@@ -265,7 +265,8 @@ pub struct PolicySet {
     pub exclude_business_from_emergency_access: bool,
     /// Advanced: only admins may use the Customer Portal.
     pub restrict_portal_access: bool,
-    /// Advanced: share recipients must have one of these email domains (empty = off).
+    /// Advanced: share recipients must have one of these email domains; users outside the
+    /// company may receive shares only when their domain is listed (empty = off: members only).
     pub restrict_sharing_domains: Vec<String>,
     /// Advanced: clients report item events (created, changed, copied, ...) to the audit log.
     pub password_auditing: bool,

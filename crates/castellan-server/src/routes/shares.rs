@@ -504,9 +504,9 @@ async fn check_acl<S: Store>(
 }
 
 /// Owners are confirmed members of the company; groups are the company's; users a list adds
-/// are its confirmed members or, where the company's policy allows, other registered users;
-/// with "restrict sharing domains" set, every user it adds (but the caller) has one of the
-/// listed email domains.
+/// are its confirmed members or, only while the company's "restrict sharing domains" policy
+/// lists domains, other registered users; with that policy set, every user a list adds (but
+/// the caller) has one of the listed email domains.
 async fn check_principals<S: Store>(
     state: &Shared<S>,
     caller: &Caller,
@@ -566,15 +566,19 @@ async fn check_principals<S: Store>(
                 let email = match members.get(&id) {
                     Some(m) => m.email.clone(),
                     None => {
-                        // Outside the company: any registered user, within the policy's domains.
-                        match state.store.user_by_id(id).await? {
-                            Some(u) => u.email,
-                            None => {
-                                return Err(ApiError::invalid(format!(
-                                    "{id} is not a registered user"
-                                )))
-                            }
+                        let Some(user) = state.store.user_by_id(id).await? else {
+                            return Err(ApiError::invalid(format!(
+                                "{id} is not a registered user"
+                            )));
+                        };
+                        // Outside the company: only registered users whose domain the
+                        // company's "restrict sharing domains" policy lists.
+                        if restrict.is_empty() {
+                            return Err(forbidden(
+                                "sharing outside the company is off: the company's \"restrict sharing domains\" policy lists no domains outside recipients may have",
+                            ));
                         }
+                        user.email
                     }
                 };
                 if !restrict.is_empty() && id != caller.user_id() {
