@@ -286,7 +286,7 @@ fn migrate_db_moves_a_sqlite_deployment_to_postgres_and_devices_keep_working() {
         "--json",
     ]);
     assert_eq!(report["verified"], true, "{report}");
-    assert_eq!(report["schema_version"], 5);
+    assert_eq!(report["schema_version"], 6);
     assert_eq!(
         report["source"],
         data.path().join("castellan.sqlite3").display().to_string()
@@ -375,7 +375,7 @@ fn backup_while_the_server_runs_then_restore_into_a_new_data_dir() {
         "--json",
     ]);
     assert_eq!(report["users"], 1, "{report}");
-    assert_eq!(report["schema_version"], 5);
+    assert_eq!(report["schema_version"], 6);
     assert_eq!(report["backup"], file_s);
     #[cfg(unix)]
     {
