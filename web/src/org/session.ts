@@ -650,6 +650,11 @@ export class OrgSession {
   async removeMember(companyId: string, userId: string): Promise<string[]> {
     await this.revokeBeforeLeaving(companyId, await this.member(companyId, userId));
     await this.api.removeMember(companyId, userId);
+    return this.resignRostersWithout(companyId, userId);
+  }
+
+  /** Re-signs the rosters of the groups a member who left was in (`resign_rosters_without`; failures are warnings). */
+  private async resignRostersWithout(companyId: string, userId: string): Promise<string[]> {
     const warnings: string[] = [];
     let keys: KeyPair;
     let pub: PublicKeys;
@@ -680,9 +685,11 @@ export class OrgSession {
     return warnings;
   }
 
-  async deleteMember(companyId: string, userId: string): Promise<void> {
+  /** Deletes a member's account (certificate revoked first), then re-signs their groups' rosters. */
+  async deleteMember(companyId: string, userId: string): Promise<string[]> {
     await this.revokeBeforeLeaving(companyId, await this.member(companyId, userId));
     await this.api.deleteMember(companyId, userId);
+    return this.resignRostersWithout(companyId, userId);
   }
 
   /** Deletes the account and issues a new invitation for the same email and (certified) role. */
