@@ -5,6 +5,8 @@
 // ownership with access lists signed in the browser, which the CLI then verifies.
 // Screenshots: test-output/portal-shares-*.png.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, cliJson, freePort, launchBrowser, Server, shot, tmp, waitFor, watchPage } from './harness.mjs';
 
@@ -173,6 +175,45 @@ test('the Shares page of the portal: names, owners, recipients; remove a reader,
     assert.equal(login.code, 0, login.stderr);
     assert.deepEqual(readerProblems.filter((x) => !/40[134]/.test(x)), []);
     await ctx.close();
+  });
+
+  await t.test('removing a member in the portal revokes their certificate in the signed list (P24)', async () => {
+    // The admin's CLI session token reads the API directly.
+    const state = JSON.parse(readFileSync(join(admin.home, 'device.json'), 'utf8'));
+    const cid = state.org.my_company;
+    const api = async (path) => {
+      const r = await fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${state.session_token}` } });
+      assert.equal(r.status, 200, `GET ${path}`);
+      return r.json();
+    };
+    const body = (doc) => JSON.parse(Buffer.from(doc.body, 'base64url').toString('utf8'));
+    const member = (await api(`/companies/${cid}/members`)).members.find((m) => m.email === reader.email);
+    const serial = body(member.cert).serial;
+    assert.equal((await api(`/companies/${cid}/directory`)).revocations ?? null, null, 'no list before');
+
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor({ timeout: 30000 });
+    const readerRow = page.locator(`[data-testid="member-row"][data-email="${reader.email}"]`);
+    await readerRow.getByLabel(`Actions for ${reader.email}`).click();
+    await readerRow.getByRole('menuitem', { name: 'Remove from company…' }).click();
+    await page.getByRole('button', { name: 'Remove', exact: true }).click();
+    await readerRow.waitFor({ state: 'detached', timeout: 30000 });
+
+    const dir = await api(`/companies/${cid}/directory`);
+    assert.ok(dir.revocations, 'the directory serves a revocation list');
+    const list = body(dir.revocations);
+    assert.equal(list.company_id, cid);
+    assert.equal(list.version, 1);
+    assert.deepEqual(list.serials, [serial]);
+    assert.equal(list.issued_by, state.user_id, "signed by the admin");
+    assert.ok(!dir.members.some((m) => m.email === reader.email), 'the reader left the directory');
+    // The Rust client verifies the browser-signed list, pins its version and shares nothing with the reader.
+    const printer = (await heir.json(['item', 'add', '--profile', 'business', '--type', 'login', '--title', 'Badge reader'])).id;
+    const refused = await heir.run(['share', 'create', '--name', 'Leftovers', '--item', printer, '--to', `${reader.email}:read-only`]);
+    assert.notEqual(refused.code, 0, 'sharing to the removed member is refused');
+    assert.match(refused.stderr, /valid certificate|not a confirmed member/);
+    const heirState = JSON.parse(readFileSync(join(heir.home, 'device.json'), 'utf8'));
+    assert.equal(heirState.shares.revocations[cid], 1, 'the CLI pinned the list the browser signed');
   });
 
   assert.deepEqual(problems.filter((p) => !/40[134]/.test(p)), []);

@@ -71,7 +71,17 @@ test('shares between the browser and the CLI', async (t) => {
     await folder.click();
     assert.equal((await page.getByTestId('share-title').textContent()).trim(), 'Network team');
     await row('Router').waitFor({ timeout: 30000 });
-    await row('Mail').waitFor();
+    // The share's subfolder is a tree under the share, its items listed there (not flat).
+    assert.equal(await row('Mail').count(), 0, 'items of a subfolder are not listed at the top of the share');
+    const ops = shared.locator('[data-share-folder="Network team/Ops"]');
+    await ops.waitFor({ timeout: 30000 });
+    await ops.click();
+    await row('Mail').waitFor({ timeout: 30000 });
+    assert.equal(await row('Router').count(), 0);
+    assert.equal((await page.getByTestId('share-title').textContent()).trim(), 'Network team');
+    assert.equal(await page.getByRole('button', { name: 'Rename folder' }).count(), 0, 'a read-only share folder has no folder actions');
+    await folder.click();
+    await row('Router').waitFor({ timeout: 30000 });
     await row('Router').click();
     await waitFor(async () => (await page.getByTestId('detail-title').textContent()) === 'Router', 10000, 'the shared item');
     await page.getByRole('button', { name: 'Reveal Password' }).click();
@@ -205,6 +215,83 @@ test('shares between the browser and the CLI', async (t) => {
     // The owner still reads everything under the new key.
     await row('Backup NAS').click();
     await waitFor(async () => (await page.getByTestId('detail-title').textContent()) === 'Backup NAS', 10000, 'the item under the new key');
+  });
+
+  await t.test('(d) the owner adds a folder and an item, removes an item, deletes the share; the CLI recipient follows', async () => {
+    const sharedTitles = async () => {
+      const r = await cli(admin, server.url, ['sync'], env);
+      assert.equal(r.code, 0, r.stderr);
+      return (await run(admin, ['item', 'list'])).filter((i) => i.share === 'Web ops').map((i) => i.title).sort();
+    };
+    // A Business folder with an item, and a loose Business item, made in the browser.
+    await page.getByRole('button', { name: 'All items' }).click();
+    page.once('dialog', (d) => d.accept('Racks'));
+    await page.getByRole('button', { name: 'New business folder' }).click();
+    await page.locator('section[aria-label="business folders"] [data-folder="Racks"]').waitFor({ timeout: 30000 });
+    for (const title of ['Core switch', 'Printer']) {
+      if (title === 'Printer') await page.getByRole('button', { name: 'All items' }).click();
+      await page.getByRole('button', { name: 'New item' }).click();
+      const form = page.getByRole('form', { name: 'New item' });
+      await form.getByLabel('Profile').selectOption('business');
+      if (title === 'Core switch') await form.getByLabel('Folder').selectOption({ label: 'Racks' });
+      await form.getByLabel('Title').fill(title);
+      await form.locator('input[name="password"]').fill(`${title}-pw`);
+      await form.getByRole('button', { name: 'Save' }).click();
+      await waitFor(async () => (await row(title).getAttribute('data-status')) === 'synced', 30000, `${title} synced`);
+    }
+
+    // Add: the folder (with its item) and the loose item.
+    await shared.locator('[data-share="Web ops"]').click();
+    await page.getByRole('button', { name: 'Add items…' }).click();
+    const add = page.getByTestId('add-items-dialog');
+    await add.getByLabel('Folder to add').selectOption({ label: 'Racks' });
+    await add.getByRole('group', { name: 'Business items to add' }).getByLabel('Printer').check();
+    await shot(page, 'shares-05-add-items');
+    await add.getByRole('button', { name: 'Add to shared folder' }).click();
+    await add.waitFor({ state: 'detached', timeout: 60000 });
+    await row('Printer').waitFor({ timeout: 30000 });
+    const racks = shared.locator('[data-share-folder="Web ops/Racks"]');
+    await racks.waitFor({ timeout: 30000 });
+    assert.equal(await page.locator('section[aria-label="business folders"] [data-folder="Racks"]').count(), 0, 'the folder left Business');
+    await racks.click();
+    await row('Core switch').waitFor({ timeout: 30000 });
+    await shot(page, 'shares-06-subfolder-tree');
+    await waitFor(async () => (await page.getByTestId('sync-state').textContent()).includes('All changes synced'), 30000, 'the move synced');
+    assert.deepEqual(await sharedTitles(), ['Backup NAS', 'Core switch', 'Printer', 'Wiki admin']);
+    const sw = (await run(admin, ['item', 'list'])).find((i) => i.title === 'Core switch');
+    const pw = await cli(admin, server.url, ['item', 'get', sw.id, '--field', 'password'], env);
+    assert.equal(pw.stdout.trim(), 'Core switch-pw', pw.stderr);
+
+    // Remove an item: it returns to the owner's Business profile and leaves the share for everyone.
+    await shared.locator('[data-share="Web ops"]').click();
+    await page.getByRole('button', { name: 'Remove items…' }).click();
+    const remove = page.getByTestId('remove-items-dialog');
+    await remove.getByRole('group', { name: 'Items to remove' }).getByLabel('Backup NAS').check();
+    await remove.getByRole('button', { name: 'Move to my Business profile' }).click();
+    await remove.waitFor({ state: 'detached', timeout: 60000 });
+    await waitFor(async () => (await row('Backup NAS').count()) === 0, 30000, 'Backup NAS left the share view');
+    await waitFor(async () => (await page.getByTestId('sync-state').textContent()).includes('All changes synced'), 30000, 'the removal synced');
+    assert.deepEqual(await sharedTitles(), ['Core switch', 'Printer', 'Wiki admin']);
+
+    // Delete the share: the items come back under a Business folder named after it.
+    await page.getByRole('button', { name: 'Delete share…' }).click();
+    const del = page.getByTestId('delete-share-dialog');
+    assert.match(await del.textContent(), /3 items and 1 subfolder/);
+    await shot(page, 'shares-07-delete');
+    await del.getByRole('button', { name: 'Delete shared folder' }).click();
+    await del.waitFor({ state: 'detached', timeout: 60000 });
+    await waitFor(async () => (await shared.locator('[data-share="Web ops"]').count()) === 0, 30000, 'the share left the sidebar');
+    const business = page.locator('section[aria-label="business folders"]');
+    await business.locator('[data-folder="Web ops"]').click();
+    await row('Printer').waitFor({ timeout: 30000 });
+    await row('Wiki admin').waitFor();
+    await business.locator('[data-folder="Web ops/Racks"]').click();
+    await row('Core switch').waitFor({ timeout: 30000 });
+    await page.getByRole('button', { name: 'All items' }).click();
+    await row('Backup NAS').waitFor();
+    await shot(page, 'shares-08-deleted-back-in-business');
+    assert.deepEqual(await sharedTitles(), [], 'the recipient lost the share');
+    assert.ok(!(await run(admin, ['share', 'list'])).some((s) => s.id === sid), 'the share is gone for the CLI');
   });
 
   assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), [], 'no console errors or CSP violations');

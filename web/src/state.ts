@@ -9,6 +9,7 @@ import { OrgApi } from './org/api';
 import { normaliseEmail } from './org/docs';
 import type { InviteLink } from './org/invite';
 import { emptyPins, type OrgPins, type PinStorage } from './org/pins';
+import { cachePins } from './share/pins';
 import { checkMasterPassword } from './org/policy';
 import { joinWithLink, OrgSession, verifyInvitationPreview } from './org/session';
 
@@ -299,7 +300,7 @@ export async function loadOrg(): Promise<void> {
   orgState.value = 'loading';
   orgError.value = null;
   try {
-    const s = await OrgSession.open(client.api, client.account, devicePins, origin());
+    const s = await OrgSession.open(client.api, client.account, devicePins, origin(), cachePins(cache));
     org.value = s;
     if (!s.company) {
       try {

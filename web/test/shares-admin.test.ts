@@ -9,6 +9,7 @@ import { KeyPair } from '../src/org/keys';
 import { aclBytes, adminNameInfo, Directory, nextAcl, openNameForAdmins, sealNameForAdmins, ShareAdminError, signAcl, verifyAcl, type ShareAclBody } from '../src/org/shares-admin';
 import type { MemberCertBody } from '../src/org/types';
 import { signStatement } from '../src/crypto/sign';
+import { emptySharePins } from '../src/share/pins';
 
 function world() {
   const company = KeyPair.generate();
@@ -28,7 +29,7 @@ function world() {
     };
     return { user_id: u.id, email: u.email, cert: signDoc(company, STATEMENT.MEMBER_CERT, body) };
   });
-  const dir = Directory.verify({ members, groups: [] }, cid, company.publicKeys);
+  const dir = Directory.verify({ members, groups: [] }, cid, company.publicKeys, emptySharePins());
   return { company, cid, users, dir };
 }
 

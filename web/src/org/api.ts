@@ -41,6 +41,14 @@ export function auditQuery(f: AuditFilter, format?: 'csv' | 'json'): string {
 export class OrgApi {
   constructor(readonly api: Api) {}
 
+  /** The company directory (members' certificates, rosters, the signed revocation list). */
+  directory(id: string) {
+    return this.api.call<{ revocations?: SignedDoc | null }>('GET', `/companies/${id}/directory`);
+  }
+  setRevocations(id: string, revocations: SignedDoc) {
+    return this.api.call<unknown>('PUT', `/companies/${id}/revocations`, { revocations });
+  }
+
   setupStatus() {
     return this.api.call<{ open: boolean }>('GET', '/setup');
   }

@@ -10,13 +10,14 @@ import { b64u, dec, fromB64u, utf8 } from '../crypto/bytes';
 import { signStatement, verifyStatement } from '../crypto/sign';
 import { IntegrityError } from '../client/account';
 import { publicKeys, type KeyPair, type PublicKeys } from './keys';
-import type { GeneratorPolicy, OrgBackupPolicy, GroupRosterBody, InvitationBody, MasterPasswordPolicy, MemberCertBody, PolicyBody, PolicySet, Role, SignedDoc } from './types';
+import type { GeneratorPolicy, OrgBackupPolicy, GroupRosterBody, InvitationBody, MasterPasswordPolicy, MemberCertBody, PolicyBody, PolicySet, RevocationListBody, Role, SignedDoc } from './types';
 
 export const STATEMENT = {
   MEMBER_CERT: 'member-cert',
   INVITATION: 'invitation',
   POLICY: 'company-policy',
   GROUP_ROSTER: 'group-roster',
+  REVOKED_CERTS: 'revoked-certs',
 } as const;
 
 const ROLES: Role[] = ['admin', 'technician', 'user'];
@@ -181,7 +182,20 @@ export function normRoster(v: unknown): GroupRosterBody {
   };
 }
 
+export function normRevocations(v: unknown): RevocationListBody {
+  const o = obj(v, 'revocation list');
+  if (!Array.isArray(o.serials)) throw new IntegrityError('serials is not a list');
+  return {
+    company_id: uuid(o.company_id, 'company_id'),
+    version: int(o.version, 'version'),
+    serials: o.serials.map((x) => uuid(x, 'serial')),
+    issued_at: int(o.issued_at, 'issued_at'),
+    issued_by: uuid(o.issued_by, 'issued_by'),
+  };
+}
+
 const NORMALISE: Record<string, (v: unknown) => unknown> = {
+  [STATEMENT.REVOKED_CERTS]: normRevocations,
   [STATEMENT.POLICY]: normPolicyBody,
   [STATEMENT.MEMBER_CERT]: normMemberCert,
   [STATEMENT.INVITATION]: normInvitation,
@@ -257,6 +271,14 @@ export function verifyRoster(company: PublicKeys, doc: SignedDoc, companyId: str
   expect(body.company_id === companyId, 'a group roster names another company');
   expect(body.group_id === groupId, 'a group roster names another group');
   publicKeys(fromB64u(body.signing_public_key), fromB64u(body.encryption_public_key));
+  return body;
+}
+
+/** The certificate revocation list of `companyId` (`docs::verify_revocations`). */
+export function verifyRevocations(company: PublicKeys, doc: SignedDoc, companyId: string): RevocationListBody {
+  const body = verifyDoc<RevocationListBody>(company.signing, STATEMENT.REVOKED_CERTS, doc);
+  expect(body.company_id === companyId, 'a revocation list names another company');
+  expect(body.version >= 1, 'a revocation list has no version');
   return body;
 }
 

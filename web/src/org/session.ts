@@ -13,9 +13,10 @@ import { b64u, ctEq, fromB64u, randomBytes, uuidV4 } from '../crypto/bytes';
 import { sha256 } from '../crypto/primitives';
 import { x25519PublicKey } from '../crypto/hpke';
 import { IntegrityError, verifyKeyBinding, type UnlockedAccount } from '../client/account';
-import type { Api } from '../client/api';
+import { ApiFailure, type Api } from '../client/api';
 import { OrgApi } from './api';
-import { normaliseEmail, peekDoc, signDoc, STATEMENT, verifyInvitation, verifyMemberCert, verifyRoster } from './docs';
+import { normaliseEmail, peekDoc, signDoc, STATEMENT, verifyInvitation, verifyMemberCert, verifyRevocations, verifyRoster } from './docs';
+import { checkRevocations, MemorySharePins, recordRevocations, updateSharePins, type SharePinStore } from '../share/pins';
 import { formatInviteLink, type InviteLink } from './invite';
 import { companyFingerprint, fingerprintDisplay, KeyPair, keysDto, memberFingerprint, publicFromDto, publicKeys, sameKeys, type PublicKeys } from './keys';
 import { checkOrPin, checkOrPinDto, pinnedKeys, recordPolicy, updatePins, type OrgPins, type PinStorage } from './pins';
@@ -39,6 +40,7 @@ import type {
   PolicyBody,
   PolicySet,
   PolicyTemplateDto,
+  RevocationListBody,
   Role,
   RosterUpdateRequest,
   UpdateMemberRequest,
@@ -239,14 +241,16 @@ export class OrgSession {
     readonly pins: PinStorage,
     readonly origin: string,
     public membership: MembershipResponse,
+    /** The device's share pins (device.json's `shares`): here, the revocation list versions. */
+    readonly sharePins: SharePinStore,
   ) {
     this.api = new OrgApi(api);
   }
 
   /** Fetches the membership and checks the company keys against the pins (first use pins them). */
-  static async open(api: Api, account: UnlockedAccount, pins: PinStorage, origin: string): Promise<OrgSession> {
+  static async open(api: Api, account: UnlockedAccount, pins: PinStorage, origin: string, sharePins: SharePinStore = new MemorySharePins()): Promise<OrgSession> {
     const membership = await new OrgApi(api).membership();
-    const s = new OrgSession(api, account, pins, origin, membership);
+    const s = new OrgSession(api, account, pins, origin, membership, sharePins);
     await s.checkMembership();
     return s;
   }
@@ -580,14 +584,77 @@ export class OrgSession {
       const req: UpdateMemberRequest = { role, cert: signDoc(keys, STATEMENT.MEMBER_CERT, body) };
       if (role === 'admin') req.key_grant = b64u(await keys.sealCompanyGrant(fromB64u(current.encryption_public_key), company.id, m.user_id));
       await this.api.updateMember(company.id, userId, req);
+      // The old certificate (with the old role) is superseded: revoke it, so a server cannot keep
+      // serving it (for example an admin's certificate after a demotion).
+      try {
+        await this.revokeCertificates(company.id, [current.serial]);
+      } catch (e) {
+        throw new OrgError(`the role was changed, but the previous certificate could not be revoked (${(e as Error).message}); change the role again to retry`);
+      }
     } finally {
       keys.wipe();
     }
   }
 
+  /**
+   * Adds certificate serials to the company's signed revocation list (`admin::revoke_certificates`,
+   * property 24): a new version signed with the company key over the verified current one (never
+   * below the version this browser pinned), every earlier serial kept. Retries when another admin
+   * changed the list meanwhile (409).
+   */
+  async revokeCertificates(companyId: string, serials: string[]): Promise<void> {
+    if (serials.length === 0) return;
+    const [keys, pub] = await this.companyKeys(companyId);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const served = (await this.api.directory(companyId)).revocations ?? null;
+        const current = served ? verifyRevocations(pub, served, companyId) : null;
+        checkRevocations(this.sharePins.load(), companyId, current ? current.version : null);
+        const version = current?.version ?? 0;
+        const list = [...(current?.serials ?? [])];
+        if (serials.every((x) => list.includes(x))) return;
+        for (const x of serials) if (!list.includes(x)) list.push(x);
+        const body: RevocationListBody = { company_id: companyId, version: version + 1, serials: list, issued_at: nowSecs(), issued_by: this.me };
+        try {
+          await this.api.setRevocations(companyId, signDoc(keys, STATEMENT.REVOKED_CERTS, body));
+        } catch (e) {
+          if (e instanceof ApiFailure && e.status === 409 && attempt < 3) continue;
+          throw e;
+        }
+        await updateSharePins(this.sharePins, (p) => recordRevocations(p, companyId, body.version));
+        return;
+      }
+    } finally {
+      keys.wipe();
+    }
+  }
+
+  /**
+   * Revokes a member's current certificate before they leave the company, so a server replaying
+   * it cannot make clients share to them again. A certificate that does not verify is refused by
+   * every client anyway: nothing to revoke.
+   */
+  private async revokeBeforeLeaving(companyId: string, m: MemberDto): Promise<void> {
+    if (!m.cert) return;
+    const pub = await this.companyPublic(companyId);
+    let serial: string;
+    try {
+      serial = verifyMemberCert(pub, m.cert, companyId, m.user_id).serial;
+    } catch {
+      return;
+    }
+    await this.revokeCertificates(companyId, [serial]);
+  }
+
   /** Removes a member, then re-signs the rosters of the groups they were in (failures are warnings). */
   async removeMember(companyId: string, userId: string): Promise<string[]> {
+    await this.revokeBeforeLeaving(companyId, await this.member(companyId, userId));
     await this.api.removeMember(companyId, userId);
+    return this.resignRostersWithout(companyId, userId);
+  }
+
+  /** Re-signs the rosters of the groups a member who left was in (`resign_rosters_without`; failures are warnings). */
+  private async resignRostersWithout(companyId: string, userId: string): Promise<string[]> {
     const warnings: string[] = [];
     let keys: KeyPair;
     let pub: PublicKeys;
@@ -618,8 +685,11 @@ export class OrgSession {
     return warnings;
   }
 
-  async deleteMember(companyId: string, userId: string): Promise<void> {
+  /** Deletes a member's account (certificate revoked first), then re-signs their groups' rosters. */
+  async deleteMember(companyId: string, userId: string): Promise<string[]> {
+    await this.revokeBeforeLeaving(companyId, await this.member(companyId, userId));
     await this.api.deleteMember(companyId, userId);
+    return this.resignRostersWithout(companyId, userId);
   }
 
   /** Deletes the account and issues a new invitation for the same email and (certified) role. */
@@ -634,6 +704,7 @@ export class OrgSession {
     } finally {
       keys.wipe();
     }
+    await this.revokeBeforeLeaving(company.id, m);
     await this.api.resetMember(company.id, m.user_id, req);
     return {
       invitationId: req.invitation_id,

@@ -22,7 +22,8 @@ import { hpkeOpen, hpkeSeal } from '../crypto/hpke';
 import { signStatement, verifyStatement } from '../crypto/sign';
 import { IntegrityError } from '../client/account';
 import type { OrgApi } from './api';
-import { normaliseEmail, verifyMemberCert, verifyRoster } from './docs';
+import { normaliseEmail, verifyMemberCert, verifyRevocations, verifyRoster } from './docs';
+import { checkRevocations, MemorySharePins, recordRevocations, updateSharePins, type SharePins, type SharePinStore } from '../share/pins';
 import { KeyPair, publicFromDto, publicKeys, sameKeys, type PublicKeys } from './keys';
 import type { GroupDto, SignedDoc } from './types';
 
@@ -71,6 +72,8 @@ export interface AdminShareDto {
 export interface DirectoryResponse {
   members: { user_id: string; email: string; cert: SignedDoc }[];
   groups: GroupDto[];
+  /** The company's signed certificate revocation list, if any certificate was ever revoked. */
+  revocations?: SignedDoc | null;
 }
 
 export const ROLE_LABEL: Record<ShareRole, string> = {
@@ -105,16 +108,33 @@ export class Directory {
   members = new Map<string, DirMember>();
   groups = new Map<string, DirGroup>();
   rejected: string[] = [];
+  /** Members whose certificate the company revoked: user id → certified email, for display only (their keys are never used). */
+  revoked = new Map<string, string>();
+  /** The version of the verified certificate revocation list (0 = none served). */
+  revocationsVersion = 0;
   constructor(
     readonly companyId: string,
     readonly company: PublicKeys,
   ) {}
 
-  static verify(resp: DirectoryResponse, companyId: string, company: PublicKeys): Directory {
+  /**
+   * As share/directory.ts: the revocation list is verified with the pinned company key and must
+   * not be older than the pinned version; members whose certificate serial it lists are left out.
+   */
+  static verify(resp: DirectoryResponse, companyId: string, company: PublicKeys, pins: SharePins): Directory {
+    const list = resp.revocations ? verifyRevocations(company, resp.revocations, companyId) : null;
+    checkRevocations(pins, companyId, list ? list.version : null);
+    const serials = new Set(list?.serials ?? []);
     const dir = new Directory(companyId, company);
+    dir.revocationsVersion = list?.version ?? 0;
     for (const m of resp.members) {
       try {
         const body = verifyMemberCert(company, m.cert, companyId, m.user_id);
+        if (serials.has(body.serial)) {
+          dir.revoked.set(m.user_id, normaliseEmail(body.email));
+          dir.rejected.push(`member ${m.email}: their certificate was revoked by the company`);
+          continue;
+        }
         dir.members.set(m.user_id, { userId: m.user_id, email: normaliseEmail(body.email), signing: fromB64u(body.signing_public_key) });
       } catch (e) {
         dir.rejected.push(`member ${m.email}: ${(e as Error).message}`);
@@ -135,7 +155,10 @@ export class Directory {
 
   /** A display name: the verified email or group name, else the id (as `principal_name`). */
   principalName(p: Principal): string {
-    if (p.kind === 'user') return this.members.get(p.id)?.email ?? `user ${p.id}`;
+    if (p.kind === 'user') {
+      const revoked = this.revoked.get(p.id);
+      return this.members.get(p.id)?.email ?? (revoked ? `${revoked} (certificate revoked)` : `user ${p.id}`);
+    }
     return this.groups.get(p.id)?.name ?? `group ${p.id}`;
   }
 }
@@ -317,12 +340,13 @@ export function shareState(v: AdminShareView, now: number): 'refused' | 'expired
  * as a whole on the first list that does not verify, a refused share is listed as refused (with
  * only its id), so that one bad entry does not hide the others.
  */
-export async function companyShares(api: OrgApi, company: KeyPair, companyId: string): Promise<CompanyShares> {
+export async function companyShares(api: OrgApi, company: KeyPair, companyId: string, pins: SharePinStore = new MemorySharePins()): Promise<CompanyShares> {
   const [dirResp, list] = await Promise.all([
     api.api.call<DirectoryResponse>('GET', `/companies/${companyId}/directory`),
     api.api.call<{ shares: AdminShareDto[] }>('GET', `/companies/${companyId}/shares`),
   ]);
-  const dir = Directory.verify(dirResp, companyId, company.publicKeys);
+  const dir = Directory.verify(dirResp, companyId, company.publicKeys, pins.load());
+  await updateSharePins(pins, (p) => recordRevocations(p, companyId, dir.revocationsVersion));
   const out: AdminShareView[] = [];
   for (const dto of list.shares) {
     const base = { id: dto.id, objectCount: dto.object_count, createdAt: dto.created_at, updatedAt: dto.updated_at };
@@ -401,8 +425,8 @@ export function nextAcl(current: ShareAclBody, change: AdminChange, now: number)
  * fetched and verified again right before (the overview on screen may be stale). Returns the
  * new list.
  */
-export async function changeShare(api: OrgApi, company: KeyPair, companyId: string, shareId: string, change: AdminChange, now: number): Promise<ShareAclBody> {
-  const { shares } = await companyShares(api, company, companyId);
+export async function changeShare(api: OrgApi, company: KeyPair, companyId: string, shareId: string, change: AdminChange, now: number, pins: SharePinStore = new MemorySharePins()): Promise<ShareAclBody> {
+  const { shares } = await companyShares(api, company, companyId, pins);
   const v = shares.find((s) => s.id === shareId);
   if (!v) throw new ShareAdminError('the share no longer exists in this company');
   if (!v.acl) throw new IntegrityError(`the share's access list does not verify: ${v.refused}`);

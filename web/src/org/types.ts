@@ -105,6 +105,17 @@ export interface PolicySet {
   max_vault_timeout_minutes: number | null;
   password_generator: GeneratorPolicy | null;
 }
+/** The company's signed certificate revocation list (statement "revoked-certs", property 24). */
+export interface RevocationListBody {
+  company_id: string;
+  version: number;
+  /** Every revoked certificate serial, oldest first (the list only grows). */
+  serials: string[];
+  issued_at: number;
+  /** The admin whose client signed. */
+  issued_by: string;
+}
+
 export interface PolicyBody {
   company_id: string;
   counter: number;

@@ -4,10 +4,10 @@
 // so a server cannot substitute a recipient's key (P22) or add someone to a group (P28).
 import { fromB64u } from '../crypto/bytes';
 import { IntegrityError } from '../client/account';
-import { normaliseEmail, verifyMemberCert, verifyRoster } from '../org/docs';
+import { normaliseEmail, verifyMemberCert, verifyRevocations, verifyRoster } from '../org/docs';
 import { publicFromDto, publicKeys, sameKeys, type PublicKeys } from '../org/keys';
 import type { GroupDto, Role } from '../org/types';
-import { checkRoster, type SharePins } from './pins';
+import { checkRevocations, checkRoster, type SharePins } from './pins';
 import type { DirectoryResponse, PrincipalKind } from './types';
 
 export interface Member {
@@ -52,6 +52,8 @@ export function verifyGroup(company: PublicKeys, companyId: string, g: GroupDto,
 export class Directory {
   readonly members = new Map<string, Member>();
   readonly groups = new Map<string, Group>();
+  /** The version of the verified certificate revocation list (0 = none served). */
+  revocationsVersion = 0;
   /** Entries the server sent that did not verify (shown, never used). */
   readonly rejected: string[] = [];
 
@@ -60,12 +62,31 @@ export class Directory {
     readonly company: PublicKeys,
   ) {}
 
-  /** Verifies a served directory; entries that fail are left out, a rolled-back roster fails it all. */
+  /**
+   * Verifies a served directory. Members or groups that fail are left out (listed in
+   * `rejected`), and so are members whose certificate serial the company's signed revocation
+   * list names (property 24); a group roster or a revocation list older than the pinned one, or
+   * a revocation list that does not verify, fails the whole directory.
+   */
   static verify(resp: DirectoryResponse, companyId: string, company: PublicKeys, pins: SharePins): Directory {
+    const revoked = resp.revocations ? verifyRevocations(company, resp.revocations, companyId) : null;
+    checkRevocations(pins, companyId, revoked ? revoked.version : null);
+    const serials = new Set(revoked?.serials ?? []);
     const dir = new Directory(companyId, company);
+    dir.revocationsVersion = revoked?.version ?? 0;
     for (const m of resp.members) {
+      let body;
       try {
-        const body = verifyMemberCert(company, m.cert, companyId, m.user_id);
+        body = verifyMemberCert(company, m.cert, companyId, m.user_id);
+      } catch (e) {
+        dir.rejected.push(`member ${m.email}: ${(e as Error).message}`);
+        continue;
+      }
+      if (serials.has(body.serial)) {
+        dir.rejected.push(`member ${m.email}: their certificate was revoked by the company`);
+        continue;
+      }
+      try {
         const keys = publicKeys(fromB64u(body.signing_public_key), fromB64u(body.encryption_public_key));
         dir.members.set(m.user_id, { userId: m.user_id, email: normaliseEmail(body.email), role: body.role, keys });
       } catch (e) {

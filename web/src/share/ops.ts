@@ -12,7 +12,7 @@ import { now } from '../client/sync';
 import type { ObjectDto } from '../client/types';
 import type { VaultClient } from '../client/vault';
 import { checkFolderName } from '../model/folder';
-import { cloneItem } from '../model/item';
+import { cloneItem, type ItemData } from '../model/item';
 import { canWrite, checkShape, entryOf, owners, roleLabel, samePrincipal, signAcl, writers } from './acl';
 import { Directory, ShareError } from './directory';
 import { sealGrant, sealName, sealNameForAdmins, shareKeyId } from './grant';
@@ -204,6 +204,119 @@ export async function addItems(client: VaultClient, shareId: string, itemIds: st
   if (!canWrite(s.role)) throw new ShareError(`You are ${roleLabel(s.role).toLowerCase()} in "${s.name}".`);
   const n = await moveIntoShare(client, s, itemIds, null);
   await client.refresh();
+  await client.sync();
+  return n;
+}
+
+/** Adds Business items and/or a Business folder (with its subtree) to a share I own or edit (`share add-items`). */
+export async function addToShare(client: VaultClient, shareId: string, itemIds: string[], folderId: string | null): Promise<number> {
+  await client.sync();
+  const s = current(client, shareId);
+  if (!canWrite(s.role)) throw new ShareError(`You are ${roleLabel(s.role).toLowerCase()} in "${s.name}": only its owners and editors can add items.`);
+  if (itemIds.length === 0 && !folderId) throw new ShareError('Choose the Business items or folder to add.');
+  const n = await moveIntoShare(client, s, itemIds, folderId);
+  await client.refresh();
+  await client.sync();
+  return n;
+}
+
+function businessVault(client: VaultClient) {
+  const v = client.account.vaults.find((x) => x.kind === 'business');
+  if (!v) throw new IntegrityError('the Business vault is missing');
+  return v;
+}
+
+/**
+ * Moves items out of a share back to my Business profile (`share remove-items`; owners and
+ * editors): a copy with a new id and item key in Business (at its top level), the share's copy
+ * deleted. Recipients keep what they already synced, as with every removal.
+ */
+export async function removeFromShare(client: VaultClient, shareId: string, itemIds: string[]): Promise<number> {
+  await client.sync();
+  const s = current(client, shareId);
+  if (!canWrite(s.role)) throw new ShareError(`You are ${roleLabel(s.role).toLowerCase()} in "${s.name}": only its owners and editors can remove items.`);
+  const business = businessVault(client);
+  const view = client.view();
+  const changes: [string, ObjectDto | null][] = [];
+  for (const id of itemIds) {
+    const o = view.get(id);
+    if (!o || o.kind !== 'item') throw new ShareError(`no item ${id}`);
+    const entry = client.items.value.find((i) => i.id === id);
+    if (o.vault_id !== s.id) throw new ShareError(`the item "${entry?.overview.title ?? id}" is not in the shared folder "${s.name}"`);
+    const { data: cur, key: oldKey } = await openDetails(client.account, o);
+    oldKey.fill(0);
+    const data = cloneItem(cur);
+    data.folder_id = null;
+    changes.push(await businessItem(client, business, data), [id, null]);
+  }
+  await client.queueChanges(changes);
+  await client.refresh();
+  await client.sync();
+  return itemIds.length;
+}
+
+async function businessItem(client: VaultClient, business: ReturnType<typeof businessVault>, data: ItemData): Promise<[string, ObjectDto]> {
+  const nid = uuidV4();
+  const k = newItemKey();
+  const sealed = await sealItem(client.account, business, nid, k, 1, data);
+  k.fill(0);
+  const ts = now();
+  return [nid, { id: nid, vault_id: business.id, kind: 'item', version: 1, trashed: data.trashed, key_wrap: b64u(sealed.keyWrap), overview: b64u(sealed.overview), details: b64u(sealed.details), created_at: ts, updated_at: ts, seq: 0 }];
+}
+
+async function businessFolder(business: ReturnType<typeof businessVault>, id: string, data: { name: string; parent_id: string | null }): Promise<[string, ObjectDto]> {
+  const ts = now();
+  return [id, { id, vault_id: business.id, kind: 'folder', version: 1, trashed: false, key_wrap: '', overview: b64u(await sealFolder(business, id, 1, data)), details: '', created_at: ts, updated_at: ts, seq: 0 }];
+}
+
+/**
+ * Deletes a share I own (`share rm`): its items come back to my Business profile first, under a
+ * Business folder named after the share (found or made), its subfolders as folders under it.
+ * The share is deleted on the server only once those copies are saved. Returns the number of items.
+ */
+export async function deleteShare(client: VaultClient, shareId: string): Promise<number> {
+  await client.sync();
+  const s = current(client, shareId);
+  requireOwner(s);
+  const business = businessVault(client);
+  const changes: [string, ObjectDto | null][] = [];
+  const existing = client.folders.value.find((f) => !f.shareId && f.profile === 'business' && f.data.parent_id === null && f.data.name === s.name);
+  let root = existing?.id;
+  if (!root) {
+    root = uuidV4();
+    changes.push(await businessFolder(business, root, { name: s.name, parent_id: null }));
+  }
+  const shareFolders = client.folders.value.filter((f) => f.shareId === s.id);
+  const depth = (id: string | null): number => {
+    let d = 0;
+    for (let cur = id; cur && d < 64; d++) cur = shareFolders.find((f) => f.id === cur)?.data.parent_id ?? null;
+    return d;
+  };
+  const map = new Map<string, string>();
+  for (const f of [...shareFolders].sort((a, b) => depth(a.id) - depth(b.id))) {
+    const nid = uuidV4();
+    map.set(f.id, nid);
+    changes.push(await businessFolder(business, nid, { name: f.data.name, parent_id: (f.data.parent_id ? map.get(f.data.parent_id) : undefined) ?? root }));
+  }
+  const view = client.view();
+  let n = 0;
+  for (const o of view.values()) {
+    if (o.vault_id !== s.id || o.kind !== 'item') continue;
+    const { data: cur, key: oldKey } = await openDetails(client.account, o);
+    oldKey.fill(0);
+    const data = cloneItem(cur);
+    data.folder_id = (data.folder_id ? map.get(data.folder_id) : undefined) ?? root;
+    changes.push(await businessItem(client, business, data));
+    n++;
+  }
+  await client.queueChanges(changes);
+  await client.refresh();
+  await client.sync();
+  const ours = new Set(changes.map(([id]) => id));
+  if (!client.reachable.value || client.cache.pendingOps().some((p) => ours.has(p.object_id))) {
+    throw new ShareError(`The items of "${s.name}" could not be saved to your Business profile yet (${client.lastError.value ?? 'offline'}); the shared folder was not deleted. Try again when the sync succeeds.`);
+  }
+  await org(client).api.remove(s.id);
   await client.sync();
   return n;
 }

@@ -20,10 +20,12 @@ export interface SharePins {
   acls: Record<string, AclPin>;
   /** Group id → highest verified roster version. */
   rosters: Record<string, number>;
+  /** Company id → highest verified certificate revocation list version (absent in older device states). */
+  revocations?: Record<string, number>;
 }
 
 export function emptySharePins(): SharePins {
-  return { acls: {}, rosters: {} };
+  return { acls: {}, rosters: {}, revocations: {} };
 }
 
 /** Refuses a version below the pin, or another document under the pinned version. */
@@ -47,6 +49,24 @@ export function checkRoster(p: SharePins, groupId: string, version: number): voi
 export function recordRoster(p: SharePins, groupId: string, version: number): void {
   const v = p.rosters[groupId];
   if (v === undefined || version > v) p.rosters[groupId] = version;
+}
+
+/**
+ * Refuses a revocation list below the pinned version, or none when one was seen
+ * (`SharePins::check_revocations`): a server that hides revocations could otherwise bring a
+ * removed member's certificate back.
+ */
+export function checkRevocations(p: SharePins, companyId: string, version: number | null): void {
+  const pinned = p.revocations?.[companyId] ?? 0;
+  const served = version ?? 0;
+  if (served < pinned) {
+    throw new IntegrityError(`the server sent ${version === null ? 'no version' : `version ${version}`} of the company's certificate revocation list, older than version ${pinned} seen on this device`);
+  }
+}
+
+export function recordRevocations(p: SharePins, companyId: string, version: number): void {
+  const r = (p.revocations ??= {});
+  r[companyId] = Math.max(r[companyId] ?? 0, version);
 }
 
 /** Where the share pins live: the device state in IndexedDB (memory in unit tests). */

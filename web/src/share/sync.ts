@@ -20,7 +20,7 @@ import { owners, peekAcl, roleOf, verifyAcl, writers } from './acl';
 import { ShareApi } from './api';
 import { Directory, verifyGroup } from './directory';
 import { openGrant, openName, sealName, shareKeyId } from './grant';
-import { cachePins, checkAcl, recordAcl, recordRoster, updateSharePins, type SharePinStore } from './pins';
+import { cachePins, checkAcl, recordAcl, recordRevocations, recordRoster, updateSharePins, type SharePinStore } from './pins';
 import { type Invitation, setShareRing, shareRing, shareStatus, type UnlockedShare } from './ring';
 import type { ShareDto, ShareRole, ShareState } from './types';
 
@@ -157,6 +157,7 @@ export class Org {
     const dir = Directory.verify(resp, companyId, company, this.pins.load());
     await updateSharePins(this.pins, (p) => {
       for (const g of dir.groups.values()) recordRoster(p, g.id, g.version);
+      recordRevocations(p, companyId, dir.revocationsVersion);
     });
     this.dirs.set(companyId, dir);
     return dir;

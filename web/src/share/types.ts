@@ -105,6 +105,8 @@ export interface DirectoryEntryDto {
 export interface DirectoryResponse {
   members: DirectoryEntryDto[];
   groups: GroupDto[];
+  /** The company's signed certificate revocation list (a RevocationListBody), if any certificate was ever revoked. */
+  revocations?: SignedDoc | null;
 }
 export interface MyGroupDto {
   group: GroupDto;

@@ -10,6 +10,7 @@ import { acceptShare, addRecipient, createShare, declineShare, myDirectory, type
 import { shareRing, shareStatus, type UnlockedShare } from '../share/ring';
 import type { Principal, ShareRole } from '../share/types';
 import { errorText, formatTime, showToast } from './util';
+import { AddItemsDialog, DeleteShareDialog, RemoveItemsDialog } from './share-items';
 import './shares.css';
 
 export const SHARE_RENAME_REFUSED = 'A shared folder is named by its owner: it cannot be renamed here. Ask an owner of the share to change it.';
@@ -38,7 +39,32 @@ export function RoleBadge(props: { role: ShareRole }) {
   );
 }
 
-export function SharedFoldersSection(props: { client: VaultClient; active: string | null; onOpen: (id: string) => void; onCreate: () => void; counts: Map<string, number>; canShare: boolean }) {
+/** The subfolders of a share, as a tree under the share (share folders cannot be renamed away from the share). */
+function ShareFolderTree(props: { client: VaultClient; share: UnlockedShare; parent: string | null; active: string | null; onOpen: (id: string) => void; counts: Map<string, number>; depth: number }) {
+  const all = props.client.folders.value.filter((f) => f.shareId === props.share.id);
+  const ids = new Set(all.map((f) => f.id));
+  // A folder whose parent is not in the share (never expected) is shown at the share's top level.
+  const children = all.filter((f) => (props.parent === null ? !f.data.parent_id || !ids.has(f.data.parent_id) : f.data.parent_id === props.parent)).sort((a, b) => a.data.name.localeCompare(b.data.name));
+  if (children.length === 0 || props.depth > 32) return null;
+  return (
+    <ul class="tree share-subtree" role="group">
+      {children.map((f) => (
+        <li key={f.id} role="treeitem" aria-selected={props.active === f.id}>
+          <button type="button" class={`nav-item ${props.active === f.id ? 'active' : ''}`} data-share-folder={`${props.share.name}/${props.client.folderPath(f.id)}`} onClick={() => props.onOpen(f.id)}>
+            <span class="folder-icon" aria-hidden="true">
+              ▸
+            </span>
+            <span class="grow">{f.data.name}</span>
+            <span class="count">{props.counts.get(f.id) ?? ''}</span>
+          </button>
+          <ShareFolderTree {...props} parent={f.id} depth={props.depth + 1} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function SharedFoldersSection(props: { client: VaultClient; active: string | null; onOpen: (id: string) => void; onOpenFolder: (id: string) => void; onCreate: () => void; counts: Map<string, number>; canShare: boolean }) {
   const { client } = props;
   const shares = useShares(client);
   const status = shareStatus(client.account).value;
@@ -116,6 +142,7 @@ export function SharedFoldersSection(props: { client: VaultClient; active: strin
               <RoleBadge role={s.role} />
               <span class="count">{props.counts.get(s.id) ?? ''}</span>
             </button>
+            <ShareFolderTree client={client} share={s} parent={null} active={props.active} onOpen={props.onOpenFolder} counts={props.counts} depth={0} />
           </li>
         ))}
       </ul>
@@ -141,9 +168,11 @@ export function SharedFoldersSection(props: { client: VaultClient; active: strin
   );
 }
 
-/** The bar above the items of a shared folder: name, role, who owns it, manage. */
-export function ShareBar(props: { client: VaultClient; share: UnlockedShare; onManage: () => void }) {
-  const { share } = props;
+/** The bar above the items of a shared folder: name, role, who owns it, manage, items, delete. */
+export function ShareBar(props: { client: VaultClient; share: UnlockedShare; folder: string | null; onManage: () => void; onDeleted: () => void }) {
+  const { share, client } = props;
+  const [dialog, setDialog] = useState<'add' | 'remove' | 'delete' | null>(null);
+  const writer = share.role === 'owner' || share.role === 'editor';
   return (
     <div class="share-bar" data-testid="share-bar">
       <span class="folder-icon" aria-hidden="true">
@@ -151,7 +180,8 @@ export function ShareBar(props: { client: VaultClient; share: UnlockedShare; onM
       </span>
       <div class="grow">
         <div class="share-bar-title">
-          <span data-testid="share-title">{share.name}</span> <RoleBadge role={share.role} />
+          <span data-testid="share-title">{share.name}</span>
+          {props.folder && <span class="muted"> / {client.folderPath(props.folder)}</span>} <RoleBadge role={share.role} />
         </div>
         <div class="small muted">
           {share.role === 'owner'
@@ -164,9 +194,29 @@ export function ShareBar(props: { client: VaultClient; share: UnlockedShare; onM
           {share.acl.expires_at ? ` Expires ${formatTime(share.acl.expires_at)}.` : ''}
         </div>
       </div>
-      <button type="button" onClick={props.onManage}>
-        {share.role === 'owner' ? 'Manage sharing' : 'People'}
-      </button>
+      <div class="share-bar-actions">
+        {writer && (
+          <button type="button" onClick={() => setDialog('add')}>
+            Add items…
+          </button>
+        )}
+        {writer && (
+          <button type="button" onClick={() => setDialog('remove')}>
+            Remove items…
+          </button>
+        )}
+        <button type="button" onClick={props.onManage}>
+          {share.role === 'owner' ? 'Manage sharing' : 'People'}
+        </button>
+        {share.role === 'owner' && (
+          <button type="button" class="danger-ghost" onClick={() => setDialog('delete')}>
+            Delete share…
+          </button>
+        )}
+      </div>
+      {dialog === 'add' && <AddItemsDialog client={client} share={share} onClose={() => setDialog(null)} />}
+      {dialog === 'remove' && <RemoveItemsDialog client={client} share={share} onClose={() => setDialog(null)} />}
+      {dialog === 'delete' && <DeleteShareDialog client={client} share={share} onClose={() => setDialog(null)} onDeleted={props.onDeleted} />}
     </div>
   );
 }
@@ -260,7 +310,7 @@ function parseDate(v: string): number | null {
   return Number.isFinite(t) ? Math.floor(t / 1000) : null;
 }
 
-function Modal(props: { title: string; id: string; onClose: () => void; children: preact.ComponentChildren; wide?: boolean; testid?: string }) {
+export function Modal(props: { title: string; id: string; onClose: () => void; children: preact.ComponentChildren; wide?: boolean; testid?: string }) {
   return (
     <div class="modal-backdrop" role="presentation" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
       <div class={`modal card ${props.wide ? 'share-modal' : ''}`} role="dialog" aria-modal="true" aria-labelledby={props.id} data-testid={props.testid} onKeyDown={(e) => e.key === 'Escape' && props.onClose()}>

@@ -127,6 +127,9 @@ export function VaultScreen(props: { client: VaultClient }) {
     return m;
   }, [items]);
 
+  // A share's top level lists the items outside its subfolders (those are in the tree below it).
+  const shareFolderIds = useMemo(() => new Set(folders.filter((f) => f.shareId).map((f) => f.id)), [folders]);
+  const inShareFolder = (i: ListedItem) => !!i.overview.folder_id && shareFolderIds.has(i.overview.folder_id);
   const filtered = useMemo(
     () =>
       computed(() => {
@@ -138,20 +141,20 @@ export function VaultScreen(props: { client: VaultClient }) {
           if (view.kind === 'favorites' && !item.overview.favorite) continue;
           if (view.kind === 'type' && item.overview.type !== view.type) continue;
           if (view.kind === 'folder' && item.overview.folder_id !== view.id) continue;
-          if (view.kind === 'share' && item.shareId !== view.id) continue;
+          if (view.kind === 'share' && (item.shareId !== view.id || inShareFolder(item))) continue;
           if (words.length && !words.every((w) => hay.includes(w))) continue;
           out.push(item);
         }
         return out;
       }),
-    [index, profile, view],
+    [index, profile, view, shareFolderIds],
   ).value;
 
   const current = selected ? items.find((i) => i.id === selected) ?? null : null;
   const pending = items.filter((i) => i.status !== 'synced').length;
   const offline = !client.reachable.value;
   const currentFolder = view.kind === 'folder' ? folders.find((f) => f.id === view.id) ?? null : null;
-  const currentShare = view.kind === 'share' ? shareRing(client.account).get(view.id) ?? null : null;
+  const currentShare = view.kind === 'share' ? shareRing(client.account).get(view.id) ?? null : currentFolder?.shareId ? shareRing(client.account).get(currentFolder.shareId) ?? null : null;
 
   const newItem = () => {
     if (currentShare) {
@@ -159,7 +162,7 @@ export function VaultScreen(props: { client: VaultClient }) {
         setMenuError(`You are read-only in "${currentShare.name}": only its owners and editors can add items.`);
         return;
       }
-      setEditing({ id: null, profile: 'business', data: null, folderId: null, shareId: currentShare.id });
+      setEditing({ id: null, profile: 'business', data: null, folderId: currentFolder?.shareId ? currentFolder.id : null, shareId: currentShare.id });
       return;
     }
     const p: VaultKind = currentFolder?.profile ?? (profile === 'all' ? 'personal' : profile);
@@ -250,12 +253,15 @@ export function VaultScreen(props: { client: VaultClient }) {
               </section>
             ))}
           {profile !== 'personal' && (
-            <SharedFoldersSection client={client} active={view.kind === 'share' ? view.id : null} counts={counts} canShare={!!org.value?.company} onOpen={(id) => {
+            <SharedFoldersSection client={client} active={view.kind === 'share' ? view.id : view.kind === 'folder' ? view.id : null} counts={counts} canShare={!!org.value?.company} onOpen={(id) => {
               setView({ kind: 'share', id });
+              setMenuOpen(false);
+            }} onOpenFolder={(id) => {
+              setView({ kind: 'folder', id });
               setMenuOpen(false);
             }} onCreate={() => setSharing(current && current.profile === 'business' && !current.shareId ? [current.id] : [])} />
           )}
-          {currentFolder && (
+          {currentFolder && (!currentFolder.shareId || (currentShare && shareCanWrite(currentShare))) && (
             <div class="row small folder-actions">
               <button type="button" class="ghost" onClick={() => folderAction(async () => {
                 const name = window.prompt('Rename folder', currentFolder.data.name);
@@ -351,7 +357,7 @@ export function VaultScreen(props: { client: VaultClient }) {
           </button>
         </div>
         <TwoFactorGraceNotice />
-        {currentShare && <ShareBar client={client} share={currentShare} onManage={() => setManaging(currentShare.id)} />}
+        {currentShare && <ShareBar client={client} share={currentShare} folder={currentFolder?.shareId ? currentFolder.id : null} onManage={() => setManaging(currentShare.id)} onDeleted={() => setView({ kind: 'all' })} />}
         {client.lastError.value && (
           <p class="error banner" role="alert">
             {client.lastError.value}

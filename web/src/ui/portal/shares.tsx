@@ -14,7 +14,7 @@ const now = () => Math.floor(Date.now() / 1000);
 async function load(s: OrgSession, company: CompanyDto): Promise<CompanyShares> {
   const [keys] = await s.companyKeys(company.id, company);
   try {
-    return await companyShares(s.api, keys, company.id);
+    return await companyShares(s.api, keys, company.id, s.sharePins);
   } finally {
     keys.wipe();
   }
@@ -23,7 +23,7 @@ async function load(s: OrgSession, company: CompanyDto): Promise<CompanyShares> 
 async function apply(s: OrgSession, company: CompanyDto, shareId: string, change: AdminChange): Promise<void> {
   const [keys] = await s.companyKeys(company.id, company);
   try {
-    await changeShare(s.api, keys, company.id, shareId, change, now());
+    await changeShare(s.api, keys, company.id, shareId, change, now(), s.sharePins);
   } finally {
     keys.wipe();
   }

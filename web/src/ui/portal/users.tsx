@@ -365,7 +365,8 @@ export function UsersPage(props: { s: OrgSession; company: CompanyDto; reloadCom
       )}
       {modal?.kind === 'delete' && (
         <ConfirmDialog title={`Delete the account of ${modal.m.email}?`} body={<p>The account and <strong>all its data</strong> are deleted for good. This cannot be undone.</p>} confirmLabel="Delete account" danger onClose={close} onConfirm={async () => {
-          await s.deleteMember(company.id, modal.m.userId);
+          const w = await s.deleteMember(company.id, modal.m.userId);
+          if (w.length) showToast(`Deleted, with warnings: ${w.join('; ')}`);
           reload();
         }} />
       )}
