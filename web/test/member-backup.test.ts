@@ -16,7 +16,7 @@ import { newItem, setField } from '../src/model/item';
 import { type BackupDto, type BackupPayload, HANDOVER_STATEMENT, handoverInfo, handoverSignedBytes, openBackup, payloadJson, sealHandover, verifyBackup } from '../src/org/backup-restore';
 import { signDoc, STATEMENT } from '../src/org/docs';
 import { KeyPair, keysDto } from '../src/org/keys';
-import { businessPayload, type HandoverDto, handoverItems, MemoryBackupState, openHandoverFor, sealBackup, verifyHandover, writeBackup } from '../src/org/member-backup';
+import { businessPayload, type HandoverDto, handoverItems, MemberBackup, MemoryBackupState, openHandoverFor, sealBackup, verifyHandover, writeBackup } from '../src/org/member-backup';
 import { checkOrPin, emptyPins, MemoryPins, type OrgPins } from '../src/org/pins';
 import { defaultPolicySet } from '../src/org/policy';
 import type { MemberCertBody, MembershipResponse, Role, SignedDoc } from '../src/org/types';
@@ -271,5 +271,65 @@ describe('backups written by the browser', () => {
     expect(p.items.map((i) => i.title)).toEqual(['Company VPN']);
     const req = await sealBackup(acct, { mode: 'offline-key', public_key: b64u(x25519PublicKey(randomBytes(32))), key_version: 1, recovery_group_id: null, retention_days: 90 }, cert(company, acct.userId, acct.email, 'user', acct.signingPublic, x25519PublicKey(acct.encryptionPrivate)), p);
     expect(fromB64u(req.signature)).toHaveLength(64);
+  });
+});
+
+describe('the member side wired to the vault', () => {
+  class MemberApi extends Api {
+    handovers: HandoverDto[] = [];
+    deleted: string[] = [];
+    uploads = 0;
+    constructor(private readonly m: () => MembershipResponse) {
+      super('http://fake', 'token');
+    }
+    override async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+      if (method === 'GET' && path === '/me/handovers') return { handovers: this.handovers } as T;
+      if (method === 'DELETE' && path.startsWith('/me/handovers/')) {
+        const id = path.split('/').pop()!;
+        this.deleted.push(id);
+        this.handovers = this.handovers.filter((h) => h.id !== id);
+        return null as T;
+      }
+      if (method === 'GET' && path === '/me/membership') return this.m() as T;
+      if (method === 'POST' && path.endsWith('/backups')) {
+        this.uploads++;
+        return null as T;
+      }
+      return super.call<T>(method, path, body);
+    }
+  }
+
+  it('imports a genuine handover into Business once, refuses a forged one with a notice, then backs up', async () => {
+    const acct = me;
+    const api = new MemberApi(() => membershipFor(acct, x25519PublicKey(randomBytes(32))));
+    const good = await handover();
+    const forged = await handover({ signer: KeyPair.generate() });
+    api.handovers = [forged, good];
+    const cache = new LocalCache(new MemoryBackend());
+    await cache.load();
+    const client = new VaultClient(cache, api, acct);
+    const mb = new MemberBackup(client, new MemoryPins(pinsFor()), new MemoryBackupState());
+    client.afterSync = () => mb.run();
+    await client.sync();
+    await mb.run();
+    await client.sync();
+    const business = acct.vaults.find((v) => v.kind === 'business')!.id;
+    const titles = client.items.value.filter((i) => i.vaultId === business).map((i) => i.overview.title).sort();
+    expect(titles).toEqual(['Company VPN', 'Wiki']);
+    expect(client.items.value.filter((i) => i.profile === 'personal')).toHaveLength(0);
+    expect(api.deleted).toEqual([good.id]);
+    expect(api.handovers.map((h) => h.id)).toEqual([forged.id]);
+    const kinds = mb.notices.value.map((n) => n.kind).sort();
+    expect(kinds).toEqual(['refused', 'restored']);
+    expect(mb.notices.value.find((n) => n.kind === 'refused')!.text).toMatch(/refused for your security and not imported: the administrator's signature does not verify/);
+    expect(mb.notices.value.find((n) => n.kind === 'restored')!.text).toBe('Your administrator restored 2 items from the organisation backup into your Business profile.');
+    // The imported items were synced, and the Business change was backed up.
+    expect(api.uploads).toBeGreaterThan(0);
+    // Dismissed notices stay hidden; the refused handover is still reported while it exists.
+    mb.dismiss(mb.notices.value.find((n) => n.kind === 'restored')!.id);
+    expect(mb.notices.value.map((n) => n.kind)).toEqual(['refused']);
+    api.handovers = [];
+    await mb.run();
+    expect(mb.notices.value).toEqual([]);
   });
 });

@@ -35,6 +35,8 @@ import type { MemberCertBody, MembershipResponse, OrgBackupPolicy, SignedDoc } f
 /** A backup is written at least this often while the vault syncs (Rust MAX_BACKUP_AGE_SECS). */
 export const MAX_BACKUP_AGE_SECS = 86_400;
 const PAYLOAD_FORMAT = 1;
+/** How long "not enrolled" holds while the Business vault is unchanged. */
+const NOT_ENROLLED_RECHECK_MS = 5 * 60_000;
 
 const nowSecs = () => Math.floor(Date.now() / 1000);
 
@@ -387,6 +389,7 @@ export class MemberBackup {
   }
 
   private handoverError: string | null = null;
+  private notEnrolled: { digest: string; at: number } | null = null;
   private backupError: string | null = null;
 
   private async pass(): Promise<void> {
@@ -397,7 +400,15 @@ export class MemberBackup {
       this.handoverError = `Items your administrator restored for you could not be fetched: ${(e as Error).message}`;
     }
     try {
-      this.lastOutcome.value = await writeBackup({ cache: this.client.cache, api: this.client.api, account: this.client.account, pins: this.pins, state: this.state });
+      // Not enrolled (no company, no policy, not confirmed): ask the server again when the
+      // Business vault changes, or after a few minutes, not at every sync.
+      const digest = businessDigest(this.client.cache, this.client.account);
+      const idle = this.notEnrolled && this.notEnrolled.digest === digest && Date.now() - this.notEnrolled.at < NOT_ENROLLED_RECHECK_MS;
+      if (!idle) {
+        const out = await writeBackup({ cache: this.client.cache, api: this.client.api, account: this.client.account, pins: this.pins, state: this.state });
+        this.lastOutcome.value = out;
+        this.notEnrolled = out.kind === 'not-enrolled' ? { digest, at: Date.now() } : null;
+      }
       this.backupError = null;
     } catch (e) {
       const msg = (e as Error).message;
