@@ -12,6 +12,7 @@ import { emptyPins, type OrgPins, type PinStorage } from './org/pins';
 import { cachePins } from './share/pins';
 import { checkMasterPassword } from './org/policy';
 import { joinWithLink, OrgSession, verifyInvitationPreview } from './org/session';
+import { attachMemberBackup } from './org/member-backup';
 
 export type Phase = 'boot' | 'other-tab' | 'login' | 'register' | 'kit' | 'unlock' | 'restricted' | 'vault';
 
@@ -93,6 +94,7 @@ function deviceName(): string {
 
 async function openVault(api: Api, account: Awaited<ReturnType<typeof unlockLocal>>): Promise<void> {
   const client = new VaultClient(cache, api, account);
+  attachMemberBackup(client, devicePins);
   vault.value = client;
   await client.refresh();
   phase.value = 'vault';
@@ -158,6 +160,7 @@ export async function doRegister(email: string, password: string): Promise<void>
   api.token = device.session_token;
   kit.value = { email: device.email, secretKey, server: origin() };
   const client = new VaultClient(cache, api, account);
+  attachMemberBackup(client, devicePins);
   vault.value = client;
   await client.refresh();
   phase.value = 'kit';
@@ -339,6 +342,7 @@ export async function doRegisterWithInvite(link: InviteLink, password: string): 
   await joinWithLink(new OrgApi(api), devicePins, email, link);
   kit.value = { email: device.email, secretKey, server: origin() };
   const client = new VaultClient(cache, api, account);
+  attachMemberBackup(client, devicePins);
   vault.value = client;
   await client.refresh();
   joinLink.value = null;

@@ -37,6 +37,8 @@ export class VaultClient {
   private syncAgain = false;
   private hintTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** Runs after every sync that reached the server (organisation backup: handovers and backups). */
+  afterSync: (() => Promise<void>) | null = null;
   private events: AbortController | null = null;
 
   constructor(
@@ -142,9 +144,11 @@ export class VaultClient {
         do {
           this.syncAgain = false;
           this.syncing.value = true;
+          let reached = false;
           try {
             const r = await new Syncer(this.cache, this.api, this.account).run();
             this.reachable.value = !r.offline;
+            reached = !r.offline;
             if (!r.offline) this.lastError.value = null;
           } catch (e) {
             if (e instanceof SessionExpired) this.sessionExpired.value = true;
@@ -153,6 +157,7 @@ export class VaultClient {
           } finally {
             this.syncing.value = false;
           }
+          if (reached && this.afterSync && !this.stopped) await this.afterSync();
           await this.refresh();
         } while (this.syncAgain && !this.stopped);
       } finally {
@@ -231,6 +236,11 @@ export class VaultClient {
       await new Promise((r) => setTimeout(r, backoff + Math.random() * 250));
       backoff = Math.min(backoff * 2, 4000);
     }
+  }
+
+  /** The vault was locked or closed. */
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   stop(): void {

@@ -156,11 +156,11 @@ export function kitSecretFor(text: string, name: string, companyId: string, keyV
 
 // ------------------------------------------------------------ verifying and opening
 
-function keyInfo(companyId: string, userId: string, backupId: string, keyVersion: number): Uint8Array {
+export function keyInfo(companyId: string, userId: string, backupId: string, keyVersion: number): Uint8Array {
   return concat(utf8(BACKUP_KEY_INFO), uuidBytes(companyId), uuidBytes(userId), uuidBytes(backupId), i64be(keyVersion));
 }
 
-function handoverInfo(companyId: string, userId: string, id: string): Uint8Array {
+export function handoverInfo(companyId: string, userId: string, id: string): Uint8Array {
   return concat(utf8(HANDOVER_INFO), uuidBytes(companyId), uuidBytes(userId), uuidBytes(id));
 }
 

@@ -17,6 +17,7 @@ import { IdleTimer } from '../client/idle';
 import { now } from '../client/sync';
 import { VirtualList } from './vlist';
 import { ManageShareDialog, ShareBar, ShareDialog, SharedFoldersSection } from './shares';
+import { MemberBackupNotices } from './member-backup';
 import { shareCanWrite, shareRing } from '../share/ring';
 
 type View = { kind: 'all' } | { kind: 'favorites' } | { kind: 'trash' } | { kind: 'type'; type: string } | { kind: 'folder'; id: string } | { kind: 'share'; id: string };
@@ -358,6 +359,7 @@ export function VaultScreen(props: { client: VaultClient }) {
         </div>
         <TwoFactorGraceNotice />
         {currentShare && <ShareBar client={client} share={currentShare} folder={currentFolder?.shareId ? currentFolder.id : null} onManage={() => setManaging(currentShare.id)} onDeleted={() => setView({ kind: 'all' })} />}
+        <MemberBackupNotices client={client} />
         {client.lastError.value && (
           <p class="error banner" role="alert">
             {client.lastError.value}
