@@ -75,13 +75,12 @@ pub async fn sync_with(
         Err(e) if api::is_unauthorized(&e) => return Err(ClientError::SessionExpired),
         Err(e) => Some(e),
     };
-    let report = Syncer {
-        cache,
-        api,
-        account,
-    }
-    .run()
-    .await?;
+    let syncer = Syncer::new(cache, api, account);
+    let report = syncer.run().await?;
+    // A share whose objects or manifest failed verification was set aside (its last verified
+    // copy kept) so that everything else synced; it is reported after the rest.
+    let share_error =
+        share_error.or_else(|| syncer.refused_shares().into_iter().next().map(|(_, e)| e));
     if !report.offline {
         crate::share::ops::owner_duties(home, cache, api, account).await;
         // Organisation backup: written when the Business vault changed (or daily); handovers.
@@ -132,6 +131,32 @@ pub struct Syncer<'a> {
     pub cache: &'a Cache,
     pub api: &'a ApiClient,
     pub account: &'a UnlockedAccount,
+    /// Shares whose objects or manifest failed verification in this sync: their objects are
+    /// left out (the cache keeps the last verified copy) and they are fetched in full at the
+    /// next sync, so one bad share never blocks the other vaults.
+    refused: std::sync::Mutex<BTreeMap<Uuid, ClientError>>,
+}
+
+/// Why a pull failed: because of one share (which can be set aside) or for everything.
+enum PullError {
+    Share(Uuid, ClientError),
+    Other(ClientError),
+}
+
+impl From<ClientError> for PullError {
+    fn from(e: ClientError) -> Self {
+        PullError::Other(e)
+    }
+}
+
+impl From<castellan_crypto::CryptoError> for PullError {
+    fn from(e: castellan_crypto::CryptoError) -> Self {
+        PullError::Other(e.into())
+    }
+}
+
+fn share_fault(share: Uuid) -> impl FnOnce(ClientError) -> PullError {
+    move |e| PullError::Share(share, e)
 }
 
 fn is_offline(e: &ClientError) -> bool {
@@ -172,7 +197,31 @@ impl VaultSets {
     }
 }
 
-impl Syncer<'_> {
+impl<'a> Syncer<'a> {
+    pub fn new(cache: &'a Cache, api: &'a ApiClient, account: &'a UnlockedAccount) -> Self {
+        Syncer {
+            cache,
+            api,
+            account,
+            refused: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The shares set aside during this sync, with the reason.
+    pub fn refused_shares(&self) -> Vec<(Uuid, ClientError)> {
+        let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(id, e)| (*id, ClientError::Integrity(e.to_string())))
+            .collect()
+    }
+
+    fn is_refused(&self, share: Uuid) -> bool {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&share)
+    }
+
     pub async fn run(&self) -> ClientResult<SyncReport> {
         let mut report = SyncReport::default();
         match self.pull().await {
@@ -214,22 +263,35 @@ impl Syncer<'_> {
     }
 
     /// Pulls and verifies; retries a few times when manifests and objects disagree, which a
-    /// concurrent write can cause for a moment. A persistent disagreement is an attack.
+    /// concurrent write can cause for a moment. A persistent disagreement is an attack: when it
+    /// concerns one share, that share is set aside ([`Self::refused_shares`]) and the pull is
+    /// done again without it; otherwise the pull fails and nothing is applied.
     pub async fn pull(&self) -> ClientResult<usize> {
-        let mut last = None;
-        for attempt in 0..PULL_ATTEMPTS {
-            match self.pull_once().await {
+        let mut attempt = 0;
+        loop {
+            let (share, e) = match self.pull_once().await {
                 Ok(n) => return Ok(n),
-                Err(ClientError::Integrity(m))
-                    if m.starts_with("manifest mismatch") && attempt + 1 < PULL_ATTEMPTS =>
-                {
-                    last = Some(m);
-                    tokio::time::sleep(Duration::from_millis(150 * (attempt as u64 + 1))).await;
+                Err(PullError::Share(id, e)) => (Some(id), e),
+                Err(PullError::Other(e)) => (None, e),
+            };
+            let transient =
+                matches!(&e, ClientError::Integrity(m) if m.starts_with("manifest mismatch"));
+            if transient && attempt + 1 < PULL_ATTEMPTS {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(150 * attempt as u64)).await;
+                continue;
+            }
+            match share {
+                Some(id) if matches!(e, ClientError::Integrity(_)) && !self.is_refused(id) => {
+                    self.refused
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id, e);
+                    attempt = 0;
                 }
-                Err(e) => return Err(e),
+                _ => return Err(e),
             }
         }
-        Err(ClientError::Integrity(last.unwrap_or_default()))
     }
 
     /// Whether the server may have emptied this vault and dropped its manifest: only the
@@ -247,7 +309,7 @@ impl Syncer<'_> {
         Ok(membership.company.is_none())
     }
 
-    async fn pull_once(&self) -> ClientResult<usize> {
+    async fn pull_once(&self) -> Result<usize, PullError> {
         let start: i64 = self
             .cache
             .meta("cursor")
@@ -258,7 +320,13 @@ impl Syncer<'_> {
         let mut sets = VaultSets {
             sets: BTreeMap::new(),
         };
-        let shares = self.account.shares.all();
+        let shares: Vec<_> = self
+            .account
+            .shares
+            .all()
+            .into_iter()
+            .filter(|s| !self.is_refused(s.id))
+            .collect();
         for id in self
             .account
             .vaults
@@ -287,9 +355,9 @@ impl Syncer<'_> {
             if page.reset && since == start {
                 reset = true;
             } else if page.reset || (page.cursor < since) {
-                return Err(ClientError::integrity(
-                    "the server's change feed went backwards",
-                ));
+                return Err(
+                    ClientError::integrity("the server's change feed went backwards").into(),
+                );
             }
             if !loaded && (page.objects.len() + page.tombstones.len() > 64 || page.reset) {
                 (known, seen) = tx.entries().await?;
@@ -305,29 +373,38 @@ impl Syncer<'_> {
                         known.insert(o.id, (v, el));
                     }
                 }
-                if self.account.vault_by_id(o.vault_id).is_none() {
-                    match self.account.shares.get(o.vault_id) {
+                let own = self.account.vault_by_id(o.vault_id).is_some();
+                if !own {
+                    match shares.iter().find(|s| s.id == o.vault_id) {
                         Some(share) => match o.author_id {
                             Some(a) if share.is_writer(a) => {}
                             Some(_) => by_non_writers.entry(o.vault_id).or_default().push(o.id),
                             None => {
-                                return Err(ClientError::integrity(format!(
-                                    "share object {} has no author",
-                                    o.id
-                                )))
+                                return Err(PullError::Share(
+                                    o.vault_id,
+                                    ClientError::integrity(format!(
+                                        "share object {} has no author",
+                                        o.id
+                                    )),
+                                ))
                             }
                         },
-                        // A share that became readable after this sync's share refresh: it is
-                        // fetched in full at the next sync.
+                        // A share that became readable after this sync's share refresh (fetched
+                        // in full at the next sync), or one set aside in this sync.
                         None => continue,
                     }
                 }
                 if let Some(&v) = seen.get(&o.id) {
                     if o.version < v {
-                        return Err(ClientError::integrity(format!(
+                        let e = ClientError::integrity(format!(
                             "object {} was rolled back from version {v} to {}",
                             o.id, o.version
-                        )));
+                        ));
+                        return Err(if own {
+                            e.into()
+                        } else {
+                            PullError::Share(o.vault_id, e)
+                        });
                     }
                 }
                 if let Some((old_vault, old_el)) = known.get(&o.id) {
@@ -375,6 +452,7 @@ impl Syncer<'_> {
         // fetch them in full (and replace whatever the cache held of them).
         let mut fetched_now = Vec::new();
         for share in shares.iter().filter(|s| !s.fetched) {
+            let fault = |e| PullError::Share(share.id, e);
             let listing = self.api.list_objects(Some(share.id)).await?;
             for (id, el) in tx.vault_entries(share.id).await? {
                 let set = sets.get(share.id, &no_state)?;
@@ -389,27 +467,27 @@ impl Syncer<'_> {
             let mut batch: Vec<(&ObjectDto, [u8; 32])> = Vec::new();
             for o in &listing.objects {
                 if o.vault_id != share.id {
-                    return Err(ClientError::integrity(format!(
+                    return Err(fault(ClientError::integrity(format!(
                         "the server listed object {} of another vault as part of share {}",
                         o.id, share.id
-                    )));
+                    ))));
                 }
                 if let Some(v) = tx.seen(o.id).await? {
                     if o.version < v {
-                        return Err(ClientError::integrity(format!(
+                        return Err(fault(ClientError::integrity(format!(
                             "object {} was rolled back from version {v} to {}",
                             o.id, o.version
-                        )));
+                        ))));
                     }
                 }
                 match o.author_id {
                     Some(a) if share.is_writer(a) => {}
                     Some(_) => by_non_writers.entry(share.id).or_default().push(o.id),
                     None => {
-                        return Err(ClientError::integrity(format!(
+                        return Err(fault(ClientError::integrity(format!(
                             "share object {} has no author",
                             o.id
-                        )))
+                        ))))
                     }
                 }
                 let el = manifest::element(o);
@@ -460,13 +538,14 @@ impl Syncer<'_> {
                             "the server no longer has the manifest of the {} vault (this device saw version {})",
                             vault.kind.as_str(),
                             st.counter
-                        )));
+                        )).into());
                     }
                     if count != 0 {
                         return Err(ClientError::integrity(format!(
                             "manifest mismatch: the {} vault has objects but no signed manifest",
                             vault.kind.as_str()
-                        )));
+                        ))
+                        .into());
                     }
                     VaultSyncState {
                         counter: 0,
@@ -484,7 +563,7 @@ impl Syncer<'_> {
                             vault.kind.as_str(),
                             m.counter,
                             st.counter
-                        )));
+                        )).into());
                     }
                     if verified.count != count || verified.set_hash.as_slice() != hash.to_bytes() {
                         return Err(ClientError::integrity(format!(
@@ -492,7 +571,7 @@ impl Syncer<'_> {
                             vault.kind.as_str(),
                             verified.count,
                             count
-                        )));
+                        )).into());
                     }
                     VaultSyncState {
                         counter: m.counter,
@@ -508,38 +587,40 @@ impl Syncer<'_> {
             let st = tx.vault_state(share.id).await?;
             let (count, hash) = *sets.get(share.id, &st)?;
             let what = format!("share {:?}", share.name);
+            let fault = share_fault(share.id);
             let Some(m) = manifests.iter().find(|m| m.vault_id == share.id) else {
                 if st.counter > 0 || count != 0 {
-                    return Err(ClientError::integrity(format!(
+                    return Err(fault(ClientError::integrity(format!(
                         "the server did not send the manifest of the {what}"
-                    )));
+                    ))));
                 }
                 continue;
             };
             let verified =
                 Manifest::verify_share(m.manifest.as_slice(), share.id, m.counter, |u| {
                     share.writer_key(u)
-                })?;
+                })
+                .map_err(share_fault(share.id))?;
             if m.counter < st.counter {
-                return Err(ClientError::integrity(format!(
+                return Err(fault(ClientError::integrity(format!(
                     "the server replayed an old state of the {what} (manifest {} after {})",
                     m.counter, st.counter
-                )));
+                ))));
             }
             if verified.count != count || verified.set_hash.as_slice() != hash.to_bytes() {
-                return Err(ClientError::integrity(format!(
+                return Err(fault(ClientError::integrity(format!(
                     "manifest mismatch: the {what}'s objects do not match its signed manifest ({} expected, {} received): objects were injected, dropped, duplicated or rolled back",
                     verified.count, count
-                )));
+                ))));
             }
             if let Some(ids) = by_non_writers.get(&share.id) {
                 let signer_is_owner = verified.signer.is_some_and(|s| share.owners.contains(&s));
                 if !signer_is_owner {
-                    return Err(ClientError::integrity(format!(
+                    return Err(fault(ClientError::integrity(format!(
                         "the {what} contains {} object(s) written by someone who is not a writer of it ({})",
                         ids.len(),
                         ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-                    )));
+                    ))));
                 }
             }
             tx.set_vault_state(
@@ -556,7 +637,18 @@ impl Syncer<'_> {
         tx.set_meta("cursor", &since.to_string()).await?;
         tx.commit().await?;
         for id in fetched_now {
-            crate::share::mark_fetched(self.cache, self.account, id).await?;
+            crate::share::set_fetched(self.cache, self.account, id, true).await?;
+        }
+        // Shares set aside skipped this pull's objects: fetch them in full next time.
+        let refused: Vec<Uuid> = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for id in refused {
+            crate::share::set_fetched(self.cache, self.account, id, false).await?;
         }
         Ok(pulled)
     }

@@ -833,11 +833,19 @@ async fn p12_an_item_written_by_a_read_only_member_is_rejected_by_the_others() {
         let (o, mv, ow) = (obj_v.clone(), man_v.clone(), owner_id.clone());
         let sid_s = sid.to_string();
         env.proxy.set(move |m, p, _, v| {
-            if m == "GET" && p == "/api/v1/sync" {
-                let mut o = o.clone();
-                if relabel {
-                    o["author_id"] = Value::String(ow.clone());
+            let mut o = o.clone();
+            if relabel {
+                o["author_id"] = Value::String(ow.clone());
+            }
+            // The share's full listing (fetched again after a refusal) carries it too.
+            if m == "GET" && p == "/api/v1/objects" {
+                let objects = v["objects"].as_array_mut().unwrap();
+                if objects.iter().any(|x| x["vault_id"] == sid_s.as_str()) {
+                    objects.push(o);
                 }
+                return;
+            }
+            if m == "GET" && p == "/api/v1/sync" {
                 v["objects"].as_array_mut().unwrap().push(o);
                 if with_bob_manifest {
                     let ms = v["manifests"].as_array_mut().unwrap();
@@ -852,6 +860,28 @@ async fn p12_an_item_written_by_a_read_only_member_is_rejected_by_the_others() {
             assert!(msg.contains(expect), "{who}: {what}: {msg}");
             assert_eq!(shared_titles(s, sid).await, before, "{who}: {what}");
             assert!(!before.contains(&"Injected".to_string()));
+            // The refused share is set aside: the user's own vaults still sync (an item made
+            // now reaches the server although its sync reports the share).
+            let mut d = ItemData::new(ItemType::Login, &format!("{who} own item"), 1).unwrap();
+            d.set_field("password", "own-secret", 1).unwrap();
+            let own = s.create_item(VaultKindDto::Personal, &d).await;
+            assert!(
+                matches!(own, Err(ClientError::Integrity(_))),
+                "{who}: {own:?}"
+            );
+            assert!(
+                s.local_snapshot()
+                    .await
+                    .unwrap()
+                    .items
+                    .iter()
+                    .any(|i| i.overview.title == format!("{who} own item") && i.share_id.is_none()),
+                "{who}: {what}: the own item is in the vault"
+            );
+            assert!(
+                s.cache().pending().await.unwrap().is_empty(),
+                "{who}: {what}: the own item was pushed"
+            );
         }
     }
     env.proxy.clear();

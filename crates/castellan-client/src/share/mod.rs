@@ -591,27 +591,28 @@ pub async fn refresh(
 }
 
 /// Records that a share's objects were fetched in full on this device.
-pub async fn mark_fetched(cache: &Cache, acct: &UnlockedAccount, id: Uuid) -> ClientResult<()> {
-    let Some(s) = acct.shares.get(id) else {
+pub async fn set_fetched(
+    cache: &Cache,
+    acct: &UnlockedAccount,
+    id: Uuid,
+    fetched: bool,
+) -> ClientResult<()> {
+    if acct.shares.get(id).is_none() {
         return Ok(());
-    };
+    }
     let Some((_, data)) = cache.shares().await?.into_iter().find(|(i, _)| *i == id) else {
         return Ok(());
     };
     let mut st = parse_stored(&data)?;
-    st.fetched = true;
+    st.fetched = fetched;
     let json = serde_json::to_string(&st).map_err(|e| ClientError::Protocol(e.to_string()))?;
     let mut tx = cache.begin().await?;
     tx.put_share(id, &json).await?;
     tx.commit().await?;
     let mut map: BTreeMap<Uuid, Arc<UnlockedShare>> =
         acct.shares.all().into_iter().map(|x| (x.id, x)).collect();
-    if let Some(old) = map.remove(&id) {
-        drop(old);
-    }
     let mut new = st.unlock(acct)?;
-    new.fetched = true;
-    let _ = s;
+    new.fetched = fetched;
     map.insert(id, Arc::new(new));
     acct.shares.replace(map);
     Ok(())
