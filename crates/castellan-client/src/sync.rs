@@ -134,7 +134,7 @@ pub struct Syncer<'a> {
     /// Shares whose objects or manifest failed verification in this sync: their objects are
     /// left out (the cache keeps the last verified copy) and they are fetched in full at the
     /// next sync, so one bad share never blocks the other vaults.
-    refused: std::sync::Mutex<BTreeMap<Uuid, ClientError>>,
+    refused: std::sync::Mutex<BTreeMap<Uuid, String>>,
 }
 
 /// Why a pull failed: because of one share (which can be set aside) or for everything.
@@ -211,7 +211,7 @@ impl<'a> Syncer<'a> {
     pub fn refused_shares(&self) -> Vec<(Uuid, ClientError)> {
         let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         map.iter()
-            .map(|(id, e)| (*id, ClientError::Integrity(e.to_string())))
+            .map(|(id, m)| (*id, ClientError::Integrity(m.clone())))
             .collect()
     }
 
@@ -281,15 +281,15 @@ impl<'a> Syncer<'a> {
                 tokio::time::sleep(Duration::from_millis(150 * attempt as u64)).await;
                 continue;
             }
-            match share {
-                Some(id) if matches!(e, ClientError::Integrity(_)) && !self.is_refused(id) => {
+            match (share, e) {
+                (Some(id), ClientError::Integrity(m)) if !self.is_refused(id) => {
                     self.refused
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .insert(id, e);
+                        .insert(id, m);
                     attempt = 0;
                 }
-                _ => return Err(e),
+                (_, e) => return Err(e),
             }
         }
     }
@@ -431,6 +431,10 @@ impl<'a> Syncer<'a> {
                         known.insert(t.id, (v, el));
                     }
                 }
+                // A share set aside in this sync keeps its cached copy untouched.
+                if known.get(&t.id).is_some_and(|(v, _)| self.is_refused(*v)) {
+                    continue;
+                }
                 if let Some((old_vault, old_el)) = known.remove(&t.id) {
                     let set = sets.get(old_vault, &no_state)?;
                     set.0 -= 1;
@@ -454,13 +458,10 @@ impl<'a> Syncer<'a> {
         for share in shares.iter().filter(|s| !s.fetched) {
             let fault = |e| PullError::Share(share.id, e);
             let listing = self.api.list_objects(Some(share.id)).await?;
-            for (id, el) in tx.vault_entries(share.id).await? {
-                let set = sets.get(share.id, &no_state)?;
-                set.0 -= 1;
-                set.1.remove(
-                    &SetElement::from_bytes(&el)
-                        .map_err(|_| ClientError::integrity("bad cached element"))?,
-                )?;
+            // The listing replaces whatever the cache held of the share: its set starts empty
+            // (the pinned manifest counter still guards against a rollback).
+            sets.sets.insert(share.id, (0, SetHash::empty()));
+            for (id, _) in tx.vault_entries(share.id).await? {
                 tx.delete_object(id).await?;
                 known.remove(&id);
             }
@@ -509,9 +510,9 @@ impl<'a> Syncer<'a> {
             }
             // A full listing: whatever the cache holds beyond it is gone on the server.
             let gone: Vec<Uuid> = known
-                .keys()
-                .filter(|id| !listed.contains(id))
-                .copied()
+                .iter()
+                .filter(|(id, (v, _))| !listed.contains(*id) && !self.is_refused(*v))
+                .map(|(id, _)| *id)
                 .collect();
             for id in gone {
                 if let Some((v, el)) = known.remove(&id) {

@@ -1126,6 +1126,7 @@ async fn p24_a_revoked_certificate_replayed_in_the_directory_is_refused() {
     assert!(before.revocations.is_none());
     let dave_entry = entry_of(&before, &co.dave);
     let carol_old_entry = entry_of(&before, &co.carol);
+    let carol_old_entry_cert = carol_old_entry["cert"].clone();
 
     // Dave leaves; carol becomes an admin (a new certificate supersedes her first one).
     co.org.remove_member(co.cid, &co.dave.email).await.unwrap();
@@ -1214,6 +1215,34 @@ async fn p24_a_revoked_certificate_replayed_in_the_directory_is_refused() {
         env.proxy.writes_under("/api/v1/shares"),
         0,
         "nothing was shared"
+    );
+
+    // Removing carol while the server serves her superseded (revoked) certificate instead of
+    // her current one is refused: her current certificate would otherwise never be revoked.
+    let members_path = format!("/api/v1/companies/{}/members", co.cid);
+    let carol_old_cert = carol_old_entry_cert.clone();
+    let carol_id = co.carol.id().to_string();
+    env.proxy.set(move |m, p, _, v| {
+        if m == "GET" && p == members_path {
+            for e in v["members"].as_array_mut().unwrap() {
+                if e["user_id"] == carol_id.as_str() {
+                    e["cert"] = carol_old_cert.clone();
+                }
+            }
+        }
+    });
+    let m = assert_integrity(
+        co.org.remove_member(co.cid, &co.carol.email).await,
+        "removal over a revoked certificate",
+    );
+    assert!(m.contains("already revoked"), "{m}");
+    assert_eq!(
+        env.proxy.hits(
+            "POST",
+            &format!("/companies/{}/members/{}/remove", co.cid, co.carol.id())
+        ),
+        0,
+        "carol was not removed"
     );
 
     // With the genuine directory, sharing to a current member still works.

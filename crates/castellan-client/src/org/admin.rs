@@ -520,11 +520,13 @@ impl OrgSession {
     }
 
     /// A member's certified keys: the certificate verifies against the company key, names the
-    /// member, and the served keys are the certified ones.
+    /// member, is not revoked (`revoked`: [`Self::revoked_serials`]), and the served keys are
+    /// the certified ones.
     fn certified_keys(
         company: &PublicKeys,
         company_id: Uuid,
         m: &MemberDto,
+        revoked: &HashSet<Uuid>,
     ) -> ClientResult<MemberCertBody> {
         let cert = m.cert.as_ref().ok_or_else(|| {
             ClientError::Invalid(format!(
@@ -533,6 +535,12 @@ impl OrgSession {
             ))
         })?;
         let body = docs::verify_member_cert(company, cert, company_id, m.user_id)?;
+        if revoked.contains(&body.serial) {
+            return Err(ClientError::integrity(format!(
+                "the server serves a certificate of {} that the company revoked: refusing to use it",
+                m.email
+            )));
+        }
         if normalise_email(&body.email) != normalise_email(&m.email) {
             return Err(ClientError::integrity(format!(
                 "the certificate of {} names another email",
@@ -587,11 +595,12 @@ impl OrgSession {
         let keys = KeyPair::generate();
         let public = keys.public();
         let mut key_grants = Vec::new();
+        let revoked = self.revoked_serials(partner_id).await?;
         for m in self.api.members(partner_id).await?.members {
             if m.role != RoleDto::Admin || m.status != MemberStatusDto::Confirmed {
                 continue;
             }
-            let cert = Self::certified_keys(&partner, partner_id, &m)?;
+            let cert = Self::certified_keys(&partner, partner_id, &m, &revoked)?;
             if cert.role != RoleDto::Admin {
                 return Err(ClientError::integrity(format!(
                     "the server lists {} as an admin but the certificate says otherwise",
@@ -738,11 +747,13 @@ impl OrgSession {
     pub async fn members(&self, company_id: Uuid) -> ClientResult<Vec<MemberView>> {
         let public = self.company_public(company_id).await.ok();
         let list = self.api.members(company_id).await?.members;
+        // Display only: a list that cannot be read shows nobody as revoked.
+        let revoked = self.revoked_serials(company_id).await.unwrap_or_default();
         Ok(list
             .into_iter()
             .map(|m| {
                 let certified = public.as_ref().is_some_and(|k| {
-                    m.cert.is_some() && Self::certified_keys(k, company_id, &m).is_ok()
+                    m.cert.is_some() && Self::certified_keys(k, company_id, &m, &revoked).is_ok()
                 });
                 MemberView {
                     user_id: m.user_id,
@@ -1127,23 +1138,62 @@ impl OrgSession {
         }
     }
 
-    /// The serial of a member's certificate as served, when it verifies (nothing to revoke
-    /// otherwise: an unverifiable certificate is refused by every client anyway).
-    fn cert_serial(public: &PublicKeys, company_id: Uuid, m: &MemberDto) -> Option<Uuid> {
-        let cert = m.cert.as_ref()?;
-        docs::verify_member_cert(public, cert, company_id, m.user_id)
-            .ok()
-            .map(|c| c.serial)
+    /// The serials of the company's verified revocation list (checked against, and recorded
+    /// in, this device's pin); empty when the company never revoked a certificate.
+    pub async fn revoked_serials(&self, company_id: Uuid) -> ClientResult<HashSet<Uuid>> {
+        let public = self.company_public(company_id).await?;
+        // A company without a directory answer has no list; the pin still refuses a server
+        // that hides one this device saw.
+        let served = match self.api.share_directory(company_id).await {
+            Ok(d) => d.revocations,
+            Err(ClientError::Api { status: 404, .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let list = match &served {
+            Some(doc) => Some(docs::verify_revocations(&public, doc, company_id)?),
+            None => None,
+        };
+        self.home
+            .device()?
+            .shares
+            .check_revocations(company_id, list.as_ref().map(|l| l.version))?;
+        let Some(list) = list else {
+            return Ok(HashSet::new());
+        };
+        crate::share::pins::update_share_pins(&self.home, |p| {
+            p.record_revocations(company_id, list.version);
+            Ok(())
+        })?;
+        Ok(list.serials.into_iter().collect())
     }
 
     /// Revokes the member's current certificate before they leave the company, so that a
-    /// server replaying it cannot make clients share to them again (property 24).
+    /// server replaying it cannot make clients share to them again (property 24). A confirmed
+    /// member whose served certificate does not verify, or is one already revoked (a server
+    /// hiding the current one), is not removed: their current certificate would stay valid.
     async fn revoke_before_leaving(&self, company_id: Uuid, m: &MemberDto) -> ClientResult<()> {
+        let Some(cert) = &m.cert else {
+            // Never confirmed: no certificate to revoke.
+            return Ok(());
+        };
         let public = self.company_public(company_id).await?;
-        let serials: Vec<Uuid> = Self::cert_serial(&public, company_id, m)
-            .into_iter()
-            .collect();
-        self.revoke_certificates(company_id, &serials).await
+        let body = docs::verify_member_cert(&public, cert, company_id, m.user_id).map_err(|e| {
+            ClientError::integrity(format!(
+                "the server serves a certificate of {} that does not verify ({e}); they were not removed, because their certificate could not be revoked",
+                m.email
+            ))
+        })?;
+        if self
+            .revoked_serials(company_id)
+            .await?
+            .contains(&body.serial)
+        {
+            return Err(ClientError::integrity(format!(
+                "the server serves an already revoked certificate of {} instead of their current one; they were not removed",
+                m.email
+            )));
+        }
+        self.revoke_certificates(company_id, &[body.serial]).await
     }
 
     /// Changes a confirmed member's role: a new certificate for their already certified keys,
@@ -1156,7 +1206,8 @@ impl OrgSession {
     ) -> ClientResult<Uuid> {
         let (keys, public) = self.company_keys(company_id).await?;
         let m = self.member_by_email(company_id, email).await?;
-        let certified = Self::certified_keys(&public, company_id, &m)?;
+        let revoked = self.revoked_serials(company_id).await?;
+        let certified = Self::certified_keys(&public, company_id, &m, &revoked)?;
         let body = MemberCertBody {
             company_id,
             user_id: m.user_id,
@@ -1196,7 +1247,8 @@ impl OrgSession {
             .await
             .map_err(|e| {
                 ClientError::Invalid(format!(
-                    "the role was changed, but the previous certificate could not be revoked ({e}); run the command again"
+                    "the role was changed, but the previous certificate (serial {}) could not be revoked ({e}): it stays valid for clients that are served it; removing and re-inviting the member replaces it",
+                    certified.serial
                 ))
             })?;
         Ok(m.user_id)
@@ -1250,7 +1302,10 @@ impl OrgSession {
         let m = self.member_by_email(company.id, email).await?;
         let (keys, public) = self.company_keys(company.id).await?;
         let role = match &m.cert {
-            Some(_) => Self::certified_keys(&public, company.id, &m)?.role,
+            Some(_) => {
+                let revoked = self.revoked_serials(company.id).await?;
+                Self::certified_keys(&public, company.id, &m, &revoked)?.role
+            }
             None => m.role,
         };
         let (req, link) = self.new_invitation(&keys, &public, company.id, &m.email, role)?;
@@ -1290,7 +1345,8 @@ impl OrgSession {
         let partner_id = self.partner_id()?;
         let partner = self.company_public(partner_id).await?;
         let tech = self.member_by_email(partner_id, email).await?;
-        let cert = Self::certified_keys(&partner, partner_id, &tech)?;
+        let revoked = self.revoked_serials(partner_id).await?;
+        let cert = Self::certified_keys(&partner, partner_id, &tech, &revoked)?;
         if cert.role != RoleDto::Technician {
             return Err(ClientError::Invalid(format!(
                 "{} is not a technician of the partner",
@@ -1402,6 +1458,7 @@ impl OrgSession {
         emails: &[String],
     ) -> ClientResult<Vec<(Uuid, [u8; 32])>> {
         let list = self.api.members(company_id).await?.members;
+        let revoked = self.revoked_serials(company_id).await?;
         emails
             .iter()
             .map(|e| {
@@ -1410,7 +1467,7 @@ impl OrgSession {
                     .iter()
                     .find(|m| normalise_email(&m.email) == want)
                     .ok_or_else(|| ClientError::NotFound(format!("no member {want}")))?;
-                let cert = Self::certified_keys(public, company_id, m)?;
+                let cert = Self::certified_keys(public, company_id, m, &revoked)?;
                 let pk: [u8; 32] = cert
                     .encryption_public_key
                     .as_slice()

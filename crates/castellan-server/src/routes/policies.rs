@@ -174,7 +174,7 @@ pub(crate) async fn set_revocations<S: Store>(
             ));
         }
     }
-    let added = list.serials.len();
+    let revoked_total = list.serials.len();
     state
         .store
         .set_company_doc(
@@ -195,7 +195,7 @@ pub(crate) async fn set_revocations<S: Store>(
         &state,
         Event::by(&caller, Some(company.id), "certificates.revoked").details(json!({
             "version": list.version,
-            "serials": added,
+            "revoked_total": revoked_total,
         })),
     )
     .await;
