@@ -489,6 +489,12 @@ pub async fn import_handovers(
             continue;
         }
         let cert = docs::verify_member_cert(&keys, &h.admin_cert, h.company_id, h.created_by)?;
+        let revoked = crate::org::revoked_serials(api, home, h.company_id, &keys).await?;
+        if revoked.contains(&cert.serial) {
+            return Err(ClientError::integrity(
+                "a handover was made with an administrator certificate the company revoked",
+            ));
+        }
         if cert.role != RoleDto::Admin {
             return Err(ClientError::integrity(
                 "a handover was not made by an admin of the company",
@@ -756,6 +762,7 @@ async fn certified_members(
     emails: &[String],
 ) -> ClientResult<Vec<(Uuid, String, [u8; 32])>> {
     let list = org.api.members(company_id).await?.members;
+    let revoked = org.revoked_serials(company_id).await?;
     emails
         .iter()
         .map(|e| {
@@ -768,6 +775,11 @@ async fn certified_members(
                 invalid(format!("{want} is not confirmed yet; confirm them first"))
             })?;
             let body = docs::verify_member_cert(keys, cert, company_id, m.user_id)?;
+            if revoked.contains(&body.serial) {
+                return Err(ClientError::integrity(format!(
+                    "the server serves a certificate of {want} that the company revoked: refusing to use it"
+                )));
+            }
             if normalise_email(&body.email) != want {
                 return Err(ClientError::integrity(format!(
                     "the certificate of {want} names another email"

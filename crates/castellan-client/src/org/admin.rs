@@ -1142,29 +1142,7 @@ impl OrgSession {
     /// in, this device's pin); empty when the company never revoked a certificate.
     pub async fn revoked_serials(&self, company_id: Uuid) -> ClientResult<HashSet<Uuid>> {
         let public = self.company_public(company_id).await?;
-        // A company without a directory answer has no list; the pin still refuses a server
-        // that hides one this device saw.
-        let served = match self.api.share_directory(company_id).await {
-            Ok(d) => d.revocations,
-            Err(ClientError::Api { status: 404, .. }) => None,
-            Err(e) => return Err(e),
-        };
-        let list = match &served {
-            Some(doc) => Some(docs::verify_revocations(&public, doc, company_id)?),
-            None => None,
-        };
-        self.home
-            .device()?
-            .shares
-            .check_revocations(company_id, list.as_ref().map(|l| l.version))?;
-        let Some(list) = list else {
-            return Ok(HashSet::new());
-        };
-        crate::share::pins::update_share_pins(&self.home, |p| {
-            p.record_revocations(company_id, list.version);
-            Ok(())
-        })?;
-        Ok(list.serials.into_iter().collect())
+        super::revoked_serials(&self.api, &self.home, company_id, &public).await
     }
 
     /// Revokes the member's current certificate before they leave the company, so that a

@@ -151,6 +151,40 @@ pub fn pinned_own_policy(home: &Home) -> Option<EffectivePolicy> {
     policy::pinned_policy(&state.org, cid)
 }
 
+/// The serials of a company's verified certificate revocation list (served in its directory,
+/// verified with the pinned `company` key, never below the version this device pinned, and then
+/// pinned); empty when the company never revoked a certificate. Every place that trusts a member
+/// certificate for a new grant or a new signature checks it against this set.
+pub async fn revoked_serials(
+    api: &crate::api::ApiClient,
+    home: &crate::home::Home,
+    company_id: uuid::Uuid,
+    company: &keys::PublicKeys,
+) -> crate::ClientResult<std::collections::HashSet<uuid::Uuid>> {
+    // A company without a directory answer has no list; the pin still refuses a server that
+    // hides one this device saw.
+    let served = match api.share_directory(company_id).await {
+        Ok(d) => d.revocations,
+        Err(crate::ClientError::Api { status: 404, .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let list = match &served {
+        Some(doc) => Some(docs::verify_revocations(company, doc, company_id)?),
+        None => None,
+    };
+    home.device()?
+        .shares
+        .check_revocations(company_id, list.as_ref().map(|l| l.version))?;
+    let Some(list) = list else {
+        return Ok(Default::default());
+    };
+    crate::share::pins::update_share_pins(home, |p| {
+        p.record_revocations(company_id, list.version);
+        Ok(())
+    })?;
+    Ok(list.serials.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
