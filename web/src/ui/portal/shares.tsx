@@ -120,7 +120,7 @@ function ManageDialog(props: { s: OrgSession; company: CompanyDto; v: AdminShare
           </button>
         </form>
       )}
-      <p class="muted small">Changes are signed with the company key in this browser. You never see the items; a removed recipient loses access at once, and the share key is rotated when an owner next changes the share.</p>
+      <p class="muted small">Changes are signed with the company key in this browser. You never see the items; a removed recipient loses access at once; the share key itself is rotated when an owner next removes a recipient.</p>
       <ErrorText error={a.error} />
       <div class="row end">
         <button type="button" onClick={props.onClose}>
